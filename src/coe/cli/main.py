@@ -1,0 +1,40 @@
+"""Entry point of the ``coe`` command."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from coe import __version__
+from coe.cli import models as models_cmd
+from coe.cli.ask import ask
+from coe.cli.common import state
+from coe.cli.doctor import doctor
+
+app = typer.Typer(name="coe", help="CoE — Collaboration of Experts: many LLMs answering together.",
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"coe {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    config: Annotated[str | None, typer.Option("--config", "-c", envvar="COE_CONFIG",
+                                               help="Config file (TOML). Default: ./coe.toml")] = None,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True)] = False,
+) -> None:
+    state.config = config
+
+
+app.command()(ask)
+app.command()(doctor)
+app.add_typer(models_cmd.app, name="models")
+
+
+def main() -> None:
+    app()

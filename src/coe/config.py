@@ -1,0 +1,147 @@
+"""Settings: where CoE keeps its files, the user's config file, and key lookup. No network I/O.
+
+The config file is TOML, found via ``--config``, then ``COE_CONFIG``, then ``./coe.toml``.
+An invalid file raises one :class:`~coe.errors.ConfigError` naming the file, the key and the problem.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from coe.errors import ConfigError
+
+DEFAULT_HOME = Path("~/.cache/coe")
+CONFIG_ENV = "COE_CONFIG"
+HOME_ENV = "COE_HOME"
+DEFAULT_CONFIG_NAME = "coe.toml"
+
+DEFAULT_TIMEOUT_S = 120.0
+DEFAULT_CONNECT_TIMEOUT_S = 10.0
+DEFAULT_MAX_ATTEMPTS = 3
+DEFAULT_BACKOFF_BASE_S = 0.5
+DEFAULT_BACKOFF_CAP_S = 8.0
+DEFAULT_RETRY_AFTER_CAP_S = 30.0
+
+
+class HttpSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    timeout_s: float = Field(DEFAULT_TIMEOUT_S, gt=0, description="per-call limit on the whole call")
+    connect_timeout_s: float = Field(DEFAULT_CONNECT_TIMEOUT_S, gt=0)
+    read_timeout_s: float = Field(60.0, gt=0, description="longest silence between two received chunks")
+    max_attempts: int = Field(DEFAULT_MAX_ATTEMPTS, ge=1, le=10)
+    backoff_base_s: float = Field(DEFAULT_BACKOFF_BASE_S, ge=0)
+    backoff_cap_s: float = Field(DEFAULT_BACKOFF_CAP_S, ge=0)
+    retry_after_cap_s: float = Field(DEFAULT_RETRY_AFTER_CAP_S, ge=0)
+
+
+class EmbeddedSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    threads: int = Field(0, ge=0, description="llama.cpp threads; 0 = number of cores")
+    context: int = Field(8192, ge=512, description="context window per loaded model (tokens)")
+    parallel: int = Field(2, ge=1, le=16, description="concurrent requests per loaded model")
+
+
+class FileConfig(BaseModel):
+    """The shape of coe.toml. Vendor and model tables are validated by the catalog loader."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    default_model: str | None = None
+    keys: dict[str, str] = Field(default_factory=dict, description="vendor id → API key")
+    vendors: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    models: list[dict[str, Any]] = Field(default_factory=list)
+    http: HttpSettings = Field(default_factory=HttpSettings)  # type: ignore[arg-type]
+    embedded: EmbeddedSettings = Field(default_factory=EmbeddedSettings)  # type: ignore[arg-type]
+
+
+class Settings:
+    """Everything a run needs to know about its environment. Cheap to build; holds no connections."""
+
+    def __init__(self, file: FileConfig | None = None, *, path: Path | None = None,
+                 home: Path | None = None, env: dict[str, str] | None = None) -> None:
+        self.file = file or FileConfig()
+        self.path = path
+        self.env = dict(os.environ) if env is None else env
+        self.home = (home or Path(self.env.get(HOME_ENV) or DEFAULT_HOME)).expanduser()
+
+    @property
+    def http(self) -> HttpSettings:
+        return self.file.http
+
+    @property
+    def embedded(self) -> EmbeddedSettings:
+        return self.file.embedded
+
+    @property
+    def models_dir(self) -> Path:
+        return self.home / "models"
+
+    def api_key(self, vendor: str, key_env: str | None) -> str | None:
+        """Key lookup order: config file ``[keys]`` → the environment variable named in the catalog."""
+        key = self.file.keys.get(vendor)
+        if key:
+            return key
+        if key_env:
+            return self.env.get(key_env) or None
+        return None
+
+    def __repr__(self) -> str:  # never show keys
+        return f"Settings(path={self.path}, home={self.home}, keys=<{len(self.file.keys)} hidden>)"
+
+
+def find_config_path(explicit: str | Path | None = None, env: dict[str, str] | None = None) -> Path | None:
+    env = dict(os.environ) if env is None else env
+    if explicit:
+        p = Path(explicit).expanduser()
+        if not p.is_file():
+            raise ConfigError("config file not found", file=str(p),
+                              hint="check the --config path")
+        return p
+    if env.get(CONFIG_ENV):
+        p = Path(env[CONFIG_ENV]).expanduser()
+        if not p.is_file():
+            raise ConfigError(f"config file not found (from {CONFIG_ENV})", file=str(p),
+                              hint=f"fix or unset {CONFIG_ENV}")
+        return p
+    p = Path.cwd() / DEFAULT_CONFIG_NAME
+    return p if p.is_file() else None
+
+
+def format_validation_error(err: ValidationError) -> tuple[str, str]:
+    """First problem of a pydantic error as (dotted key, message)."""
+    first = err.errors()[0]
+    key = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    msg = first["msg"]
+    if first["type"] == "extra_forbidden":
+        msg = "unknown key"
+    return key, msg
+
+
+def parse_config(text: str, path: str) -> FileConfig:
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"not valid TOML ({e})", file=path, hint="fix the syntax") from None
+    try:
+        return FileConfig.model_validate(raw)
+    except ValidationError as e:
+        key, msg = format_validation_error(e)
+        raise ConfigError(msg, file=path, key=key, hint="see docs/configuration.md") from None
+
+
+def load_settings(config: str | Path | None = None, *, env: dict[str, str] | None = None) -> Settings:
+    path = find_config_path(config, env)
+    if path is None:
+        return Settings(env=env)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"cannot read config ({e.__class__.__name__})", file=str(path)) from None
+    return Settings(parse_config(text, str(path)), path=path, env=env)
