@@ -1,0 +1,3 @@
+from coe.cli.main import main
+
+main()

@@ -1,0 +1,118 @@
+"""The `coe` command as a user runs it: real processes, one-line errors, JSON output."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+CHINESE_VENDORS = {"deepseek", "qwen", "doubao", "moonshot", "zhipu", "qianfan", "hunyuan", "spark", "minimax",
+                   "yi", "stepfun", "baichuan", "sensenova", "zhinao"}
+
+
+def coe(*args: str, env: dict[str, str] | None = None, stdin: str | None = None,
+        timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_API_PASSWORD"))}
+    base.pop("COE_CONFIG", None)
+    return subprocess.run([sys.executable, "-m", "coe", *args], capture_output=True, text=True,
+                          env={**base, **(env or {})}, input=stdin, timeout=timeout, check=False)
+
+
+def assert_one_line_error(res: subprocess.CompletedProcess[str], *needles: str) -> None:
+    assert res.returncode == 1, res
+    assert "Traceback" not in res.stderr
+    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, res.stderr
+    assert lines[0].startswith("error: ")
+    for n in needles:
+        assert n in lines[0]
+
+
+def test_models_json_lists_catalog_with_fields() -> None:
+    res = coe("models", "--json")
+    assert res.returncode == 0, res.stderr
+    models = json.loads(res.stdout)
+    assert len(models) >= 54
+    vendors = {m["vendor"] for m in models}
+    assert len(vendors) >= 16
+    assert CHINESE_VENDORS | {"openai", "anthropic", "gemini", "mistral", "ollama", "embedded"} <= vendors
+    for m in models:
+        for field in ("id", "wire", "base_url", "key_env", "context_window", "price_in", "price_out",
+                      "prices_as_of", "strengths", "available"):
+            assert field in m, (m["id"], field)
+        assert m["id"].startswith(m["vendor"] + "/")
+
+
+def test_models_available_follows_keys(empty_home: Path) -> None:
+    res = coe("models", "--available", "--json", env={"COE_HOME": str(empty_home)})
+    assert json.loads(res.stdout) == []
+    res = coe("models", "--available", "--json",
+              env={"COE_HOME": str(empty_home), "DEEPSEEK_API_KEY": "sk-test"})
+    ids = {m["id"] for m in json.loads(res.stdout)}
+    assert ids and all(i.startswith("deepseek/") for i in ids)
+
+
+def test_missing_key_is_one_line_naming_the_variable() -> None:
+    res = coe("ask", "-m", "deepseek/deepseek-chat", "hello")
+    assert_one_line_error(res, "deepseek/deepseek-chat", "DEEPSEEK_API_KEY")
+
+
+def test_anthropic_missing_key_names_its_variable() -> None:
+    res = coe("ask", "-m", "anthropic/claude-3-5-haiku-latest", "hello")
+    assert_one_line_error(res, "ANTHROPIC_API_KEY")
+
+
+def test_unreachable_endpoint_fails_after_bounded_retries(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[vendors.dead]\nname="Dead"\nbase_url="http://127.0.0.1:9/v1"\nkey_env="DEAD_KEY"\n'
+                   '[[models]]\nid="dead/m"\ncontext_window=4096\n[http]\nbackoff_base_s=0.05\n')
+    res = coe("--config", str(cfg), "ask", "-m", "dead/m", "hi", env={"DEAD_KEY": "secret-value-123"}, timeout=30)
+    assert_one_line_error(res, "dead/m", "cannot reach", "after 3 attempts")
+    assert "secret-value-123" not in res.stderr + res.stdout
+
+
+def test_unknown_model_and_empty_question() -> None:
+    assert_one_line_error(coe("ask", "-m", "nope/nothing", "hi"), "unknown model 'nope/nothing'")
+    assert_one_line_error(coe("ask", "   "), "empty")
+
+
+def test_invalid_config_is_one_line_with_file_and_key(tmp_path: Path) -> None:
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text("[http]\ntimeout_s = -5\n")
+    assert_one_line_error(coe("--config", str(cfg), "models"), str(cfg), "http.timeout_s")
+    assert_one_line_error(coe("models", env={"COE_CONFIG": str(tmp_path / "none.toml")}), "not found")
+
+
+def test_doctor_fails_when_no_model_and_never_prints_keys(empty_home: Path) -> None:
+    res = coe("doctor", env={"COE_HOME": str(empty_home)})
+    assert res.returncode == 1
+    assert "coe models pull" in res.stdout + res.stderr
+    res = coe("doctor", env={"COE_HOME": str(empty_home), "OPENAI_API_KEY": "sk-planted-abc123"})
+    assert "sk-planted-abc123" not in res.stdout + res.stderr
+    assert "OPENAI_API_KEY" in res.stdout
+
+
+@pytest.mark.embedded
+def test_ask_json_with_the_real_embedded_model(embedded_home: Path) -> None:
+    res = coe("ask", "--json", "--max-tokens", "48", "-m", "embedded/qwen2.5-coder-0.5b-instruct",
+              "一个半小时是几个半小时?", env={"COE_HOME": str(embedded_home)})
+    assert res.returncode == 0, res.stderr
+    data = json.loads(res.stdout)
+    assert data["answer"].strip()
+    assert data["model"] == "embedded/qwen2.5-coder-0.5b-instruct"
+    assert data["usage"]["output_tokens"] > 0 and data["usage"]["input_tokens"] > 0
+    assert data["cost"]["total_usd"] == 0
+    assert data["latency_ms"] > 0
+
+
+@pytest.mark.embedded
+def test_ask_streams_plain_text_and_reads_stdin(embedded_home: Path) -> None:
+    res = coe("ask", "--max-tokens", "24", "-m", "embedded/smollm2-135m-instruct", "-",
+              stdin="Say hello.", env={"COE_HOME": str(embedded_home)})
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip()
+    assert "embedded/smollm2-135m-instruct" in res.stderr  # the footer: model, tokens, cost, time
