@@ -18,6 +18,7 @@ from coe.errors import ConfigError
 DEFAULT_HOME = Path("~/.cache/coe")
 CONFIG_ENV = "COE_CONFIG"
 HOME_ENV = "COE_HOME"
+DATABASE_ENV = "COE_DATABASE_URL"
 DEFAULT_CONFIG_NAME = "coe.toml"
 
 DEFAULT_TIMEOUT_S = 120.0
@@ -48,6 +49,13 @@ class EmbeddedSettings(BaseModel):
     parallel: int = Field(2, ge=1, le=16, description="concurrent requests per loaded model")
 
 
+class StoreSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    url: str | None = Field(None, description="SQLAlchemy URL; default sqlite under COE_HOME. "
+                                              "Env COE_DATABASE_URL overrides.")
+
+
 class FileConfig(BaseModel):
     """The shape of coe.toml. Vendor and model tables are validated by the catalog loader."""
 
@@ -59,6 +67,9 @@ class FileConfig(BaseModel):
     models: list[dict[str, Any]] = Field(default_factory=list)
     http: HttpSettings = Field(default_factory=HttpSettings)  # type: ignore[arg-type]
     embedded: EmbeddedSettings = Field(default_factory=EmbeddedSettings)  # type: ignore[arg-type]
+    store: StoreSettings = Field(default_factory=StoreSettings)  # type: ignore[arg-type]
+    team: list[str] = Field(default_factory=list, description="default team for collaborative modes")
+    workflows_dir: str | None = Field(default=None, description="folder with the user's own workflow YAML files")
 
 
 class Settings:
@@ -78,6 +89,11 @@ class Settings:
     @property
     def embedded(self) -> EmbeddedSettings:
         return self.file.embedded
+
+    @property
+    def database_url(self) -> str:
+        url = self.env.get(DATABASE_ENV) or self.file.store.url
+        return url or f"sqlite:///{self.home / 'coe.db'}"
 
     @property
     def models_dir(self) -> Path:

@@ -58,8 +58,6 @@ def test_lone_cr_at_chunk_end_followed_by_text_is_still_a_line_end() -> None:
     assert decode(chunks) == [SSEEvent("a\nb")]
 
 
-@pytest.mark.xfail(strict=True, reason="src bug: an empty chunk between CR and LF resets the pending-CR flag "
-                                       "(sse.py SSEDecoder._lines), so the LF is read as a blank line")
 def test_empty_chunk_between_cr_and_lf() -> None:
     chunks = [b"data: a\r", b"", b"\ndata: b\r\n\r\n"]
     assert decode(chunks) == [SSEEvent("a\nb")]

@@ -61,7 +61,7 @@ class HttpProvider:
 
     def _status_error(self, status: int, body: bytes) -> ProviderError:
         mid = self.info.id
-        detail = self._redact(self.adapter.error_detail(body)) or "no details"
+        detail = self.adapter.error_detail(self._redact(body.decode("utf-8", "replace")).encode()) or "no details"
         if status in (401, 403):
             env = self.vendor.key_env
             hint = f"check the key in {env}" if env else "check the endpoint's credentials"
@@ -143,8 +143,10 @@ class HttpProvider:
             if not isinstance(data, dict):
                 raise WireError("response is not a JSON object")
             text, reasoning, usage, finish = self.adapter.parse_completion(data)
-        except (ValueError, WireError) as e:
-            msg = str(e) if isinstance(e, WireError) else "response is not valid JSON"
+        except (ValueError, WireError, AttributeError, TypeError, KeyError) as e:
+            msg = self._redact(str(e)) if isinstance(e, WireError) else (
+                "response is not valid JSON" if isinstance(e, json.JSONDecodeError)
+                else f"unexpected response shape ({e.__class__.__name__})")
             raise BadResponseError(self.info.id, f"malformed response: {msg}",
                                    hint="the endpoint may not speak this wire format") from None
         return Completion(model=self.info.id, text=text, usage=usage, cost=self.info.cost(usage),
@@ -166,6 +168,8 @@ class HttpProvider:
                             events = list(self.adapter.parse_event(sse))
                         except StreamDone:
                             break
+                        except (AttributeError, TypeError, KeyError, ValueError) as e:
+                            raise WireError(f"unexpected chunk shape ({e.__class__.__name__})") from None
                         for ev in events:
                             if isinstance(ev, UsageReport):
                                 usage = merge_usage(usage, ev.usage)
@@ -184,7 +188,7 @@ class HttpProvider:
                 except TransportError as e:
                     raise self._transport_error(e, "".join(received)) from None
                 except WireError as e:
-                    raise BadResponseError(self.info.id, f"malformed stream: {e}",
+                    raise BadResponseError(self.info.id, f"malformed stream: {self._redact(str(e))}",
                                            hint="the endpoint may not speak this wire format",
                                            partial="".join(received)) from None
         except TimeoutError:

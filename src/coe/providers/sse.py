@@ -51,6 +51,8 @@ class SSEDecoder:
         return out
 
     def _lines(self, text: str) -> list[SSEEvent]:
+        if not text:
+            return []
         if self._pending_cr and text.startswith("\n"):
             text = text[1:]
         self._pending_cr = False

@@ -1,0 +1,207 @@
+"""Read and write traces. Sync SQLAlchemy underneath, awaited through a worker thread."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event, select, update
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from coe.errors import InputError, StoreError
+from coe.store.tables import Run, Stage
+from coe.types import Cost, Usage
+
+
+@dataclass
+class StageRecord:
+    seq: int
+    stage: str
+    role: str
+    model: str
+    status: str  # ok | failed | skipped
+    prompt: str
+    output: str = ""
+    round: int = 1
+    error: str | None = None
+    attempts: list[dict[str, Any]] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+    cost: Cost = field(default_factory=Cost)
+    latency_ms: float = 0.0
+
+
+@dataclass
+class RunRecord:
+    id: str
+    mode: str
+    question: str
+    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    status: str = "running"
+    answer: str | None = None
+    error: str | None = None
+    finished_at: datetime | None = None
+    route: dict[str, Any] | None = None
+    team: list[str] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+    cost: Cost = field(default_factory=Cost)
+    latency_ms: float = 0.0
+    stages: list[StageRecord] = field(default_factory=list)
+
+
+def normalize_url(url: str) -> str:
+    if url.startswith(("postgres://", "postgresql://")):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def safe_url(url: str) -> str:
+    """The URL without its password, for messages."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        return f"{scheme}://{creds.split(':', 1)[0]}:***@{host}"
+    return url
+
+
+class Store:
+    def __init__(self, url: str) -> None:
+        self.url = normalize_url(url)
+        if self.url.startswith("sqlite:///"):
+            Path(self.url.removeprefix("sqlite:///")).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.engine: Engine = create_engine(self.url, pool_pre_ping=True)
+        except (SQLAlchemyError, ImportError, ValueError) as e:
+            raise StoreError(f"cannot use database {safe_url(url)} ({e.__class__.__name__})",
+                             hint="check COE_DATABASE_URL or [store] url") from None
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+
+    def __repr__(self) -> str:
+        return f"Store({safe_url(self.url)})"
+
+    # ---- schema ------------------------------------------------------------------------------------
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest revision (no-op when current)."""
+        cfg = Config()
+        cfg.set_main_option("script_location", str(resources.files("coe.store") / "migrations"))
+        head = ScriptDirectory.from_config(cfg).get_current_head()
+        try:
+            with self.engine.begin() as conn:
+                if MigrationContext.configure(conn).get_current_revision() == head:
+                    return
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "head")
+        except SQLAlchemyError as e:
+            raise StoreError(f"database {safe_url(self.url)} is unavailable ({_reason(e)})",
+                             hint="start the database or fix COE_DATABASE_URL") from None
+
+    # ---- writes ------------------------------------------------------------------------------------
+
+    def start_run(self, run: RunRecord) -> None:
+        with self._session() as s, s.begin():
+            s.add(Run(id=run.id, created_at=run.created_at, mode=run.mode, question=run.question,
+                      status="running", route=run.route, team=list(run.team)))
+
+    def finish_run(self, run: RunRecord) -> None:
+        """Run totals and all its stages, in one transaction."""
+        with self._session() as s, s.begin():
+            s.execute(update(Run).where(Run.id == run.id).values(
+                finished_at=run.finished_at or datetime.now(UTC), answer=run.answer, status=run.status,
+                error=run.error, route=run.route, team=list(run.team),
+                input_tokens=run.usage.input_tokens, output_tokens=run.usage.output_tokens,
+                cost_usd=run.cost.total_usd, latency_ms=run.latency_ms))
+            for st in run.stages:
+                s.add(Stage(run_id=run.id, seq=st.seq, stage=st.stage, role=st.role, round=st.round,
+                            model=st.model, status=st.status, prompt=st.prompt, output=st.output,
+                            error=st.error, attempts=st.attempts, input_tokens=st.usage.input_tokens,
+                            output_tokens=st.usage.output_tokens, cost_usd=st.cost.total_usd,
+                            latency_ms=st.latency_ms))
+
+    # ---- reads -------------------------------------------------------------------------------------
+
+    def get_run(self, run_id: str) -> RunRecord:
+        """A run with its stages; a unique prefix of the id is enough."""
+        with self._session() as s:
+            rows = s.scalars(select(Run).where(Run.id.startswith(run_id, autoescape=True)).limit(2)).all()
+            if not rows:
+                raise InputError(f"no run '{run_id}'", hint="see `coe runs list`")
+            if len(rows) > 1:
+                raise InputError(f"run id '{run_id}' is ambiguous", hint="give more characters")
+            run = _run_record(rows[0])
+            stages = s.scalars(select(Stage).where(Stage.run_id == run.id).order_by(Stage.seq)).all()
+            run.stages = [_stage_record(st) for st in stages]
+            return run
+
+    def list_runs(self, limit: int = 20, offset: int = 0) -> list[RunRecord]:
+        with self._session() as s:
+            rows = s.scalars(select(Run).order_by(Run.created_at.desc()).limit(limit).offset(offset)).all()
+            return [_run_record(r) for r in rows]
+
+    # ---- async wrappers ------------------------------------------------------------------------------
+
+    async def astart_run(self, run: RunRecord) -> None:
+        await asyncio.to_thread(self.start_run, run)
+
+    async def afinish_run(self, run: RunRecord) -> None:
+        await asyncio.to_thread(self.finish_run, run)
+
+    def _session(self) -> Session:
+        return _GuardedSession(self.engine, expire_on_commit=False)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+class _GuardedSession(Session):
+    """Turns driver errors into one StoreError line."""
+
+    def __exit__(self, type_: Any, value: Any, traceback: Any) -> None:
+        super().__exit__(type_, value, traceback)
+        if isinstance(value, SQLAlchemyError):
+            raise StoreError(f"database error ({_reason(value)})",
+                             hint="check that the database is running and migrated") from None
+
+
+def _reason(e: SQLAlchemyError) -> str:
+    orig = getattr(e, "orig", None)
+    text = str(orig or e).strip().splitlines()[0] if str(orig or e).strip() else e.__class__.__name__
+    return text[:200]
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=5000")
+    cur.close()
+
+
+def _run_record(r: Run) -> RunRecord:
+    return RunRecord(id=r.id, mode=r.mode, question=r.question, created_at=r.created_at, status=r.status,
+                     answer=r.answer, error=r.error, finished_at=r.finished_at, route=r.route,
+                     team=list(r.team or []), usage=Usage(r.input_tokens, r.output_tokens),
+                     cost=Cost(0.0, r.cost_usd), latency_ms=r.latency_ms)
+
+
+def _stage_record(s: Stage) -> StageRecord:
+    return StageRecord(seq=s.seq, stage=s.stage, role=s.role, model=s.model, status=s.status, prompt=s.prompt,
+                       output=s.output, round=s.round, error=s.error, attempts=list(s.attempts or []),
+                       usage=Usage(s.input_tokens, s.output_tokens), cost=Cost(0.0, s.cost_usd),
+                       latency_ms=s.latency_ms)
+
+
+def open_store(url: str) -> Store:
+    """Open and migrate."""
+    store = Store(url)
+    store.migrate()
+    return store

@@ -1,0 +1,290 @@
+"""Runs a workflow: stages in order, parallel groups concurrently, fallbacks, skips, timeouts, traces.
+
+``Engine.run`` is an async generator of run events (coe.events). Closing it cancels the run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from coe.errors import CoeError, ProviderError
+from coe.events import (
+    RunEvent,
+    RunFailed,
+    RunFinished,
+    RunStarted,
+    StageFailed,
+    StageFinished,
+    StageStarted,
+    Token,
+    Totals,
+)
+from coe.providers.pool import ModelPool
+from coe.store.repo import RunRecord, StageRecord, Store
+from coe.types import ChatRequest, Cost, Fallback, Message, ReasoningDelta, TextDelta, Usage, UsageReport
+from coe.workflows.base import QUESTION, StageSpec, Workflow, load_workflow
+from coe.workflows.prompts import (
+    PREVIOUS_HEADER,
+    ROLE_LABELS,
+    detect_language,
+    load_template,
+    parse_items,
+    render,
+)
+from coe.workflows.team import assign_team, rank_models, slot_plan
+
+MAX_FALLBACKS = 2
+
+# A router hook: question → (route info for the trace, ranked candidate model ids). Set by the router layer.
+RouteFn = Callable[[str], Awaitable[tuple[dict[str, Any], list[str]]]]
+
+
+@dataclass
+class Output:
+    label: str
+    model: str
+    text: str
+
+
+@dataclass
+class Member:
+    key: str  # unique stage key in the run, e.g. "proposer_2" or "sub_1"
+    spec: StageSpec
+    round: int
+    seq: int
+    models: list[str]
+    item: str | None = None
+
+
+@dataclass
+class _RunState:
+    record: RunRecord
+    lang: str
+    outputs: dict[str, list[Output]] = field(default_factory=dict)
+    failed_required: list[str] = field(default_factory=list)
+
+
+_DONE = object()
+
+
+class Engine:
+    def __init__(self, pool: ModelPool, store: Store | None = None, *, route: RouteFn | None = None) -> None:
+        self.pool = pool
+        self.store = store
+        self.route = route
+
+    async def run(self, question: str, mode: str = "standard", *, team: Sequence[str] | None = None,
+                  workflow: Workflow | None = None) -> AsyncIterator[RunEvent]:
+        wf = workflow or load_workflow(mode, self.pool.settings.file.workflows_dir)
+        for m in team or ():
+            self.pool.catalog.model(m)  # unknown id → InputError before anything runs
+        lang = detect_language(question)
+        route_info, routed = await self._route(question, wf)
+        ranked = rank_models(self.pool, lang)
+        slots = assign_team(wf, ranked, team)
+        rec = RunRecord(id=uuid.uuid4().hex, mode=wf.name, question=question, route=route_info,
+                        team=[slots[s] for s in sorted(slots)])
+        state = _RunState(rec, lang)
+        t0 = time.perf_counter()
+        if self.store:
+            await self.store.astart_run(rec)
+        finished = False
+        try:
+            yield RunStarted(rec.id, wf.name, question, route_info, tuple(rec.team))
+            plan = slot_plan(wf)
+            for step in wf.steps:
+                for rnd in range(1, step.rounds + 1):
+                    members = self._members(step.parallel, rnd, step.rounds, plan, slots, routed, ranked, state)
+                    async for ev in self._run_group(members, state, step.parallel, rnd):
+                        yield ev
+                    if state.failed_required:
+                        break
+                if state.failed_required:
+                    break
+            totals = _totals(rec.stages, t0)
+            final = state.outputs.get(wf.final_stage) or []
+            if state.failed_required or not final:
+                failed = state.failed_required or [wf.final_stage]
+                rec.status, rec.error = "failed", f"stage {failed[0]} failed: " + _last_error(rec, failed[0])
+                yield RunFailed(rec.id, rec.error, totals)
+            else:
+                rec.status, rec.answer = "ok", final[-1].text
+                yield RunFinished(rec.id, rec.answer, totals)
+            finished = True
+        finally:
+            if not finished and rec.status == "running":
+                rec.status, rec.error = "cancelled", "the caller went away before the run finished"
+            totals = _totals(rec.stages, t0)
+            rec.usage, rec.cost, rec.latency_ms = totals.usage, totals.cost, totals.latency_ms
+            rec.finished_at = datetime.now(UTC)
+            if self.store:
+                await asyncio.shield(self.store.afinish_run(rec))
+
+    # ---- planning -----------------------------------------------------------------------------------
+
+    async def _route(self, question: str, wf: Workflow) -> tuple[dict[str, Any] | None, list[str]]:
+        if self.route is None or not any(st.model == "routed" for st in wf.stages):
+            return None, []
+        info, candidates = await self.route(question)
+        return info, [c for c in candidates if self.pool.is_available(self.pool.catalog.model(c))]
+
+    def _members(self, stages: Sequence[StageSpec], rnd: int, rounds: int, plan: dict[str, int],
+                 slots: dict[int, str], routed: list[str], ranked: list[str], state: _RunState) -> list[Member]:
+        out: list[Member] = []
+        seq = len(state.record.stages) + 1
+        for st in stages:
+            if st.foreach:
+                source = state.outputs.get(st.foreach) or []
+                items = parse_items(source[0].text, st.max_items) if source else []
+                items = items or [state.record.question]
+                for i, item in enumerate(items):
+                    slot = plan[st.id] + i
+                    model = slots.get(slot) or slots[min(slots, key=lambda s: abs(s - slot))]
+                    key = f"{st.id}_{i + 1}"
+                    out.append(Member(key, st, rnd, seq, self._candidates(st, model, routed, ranked), item))
+                    seq += 1
+                continue
+            for k in range(st.count):
+                key = st.id if st.count == 1 else f"{st.id}_{k + 1}"
+                if rounds > 1:
+                    key = f"{key}_r{rnd}"
+                out.append(Member(key, st, rnd, seq, self._candidates(st, slots[plan[st.id] + k], routed, ranked)))
+                seq += 1
+        return out
+
+    def _candidates(self, st: StageSpec, slot_model: str, routed: list[str], ranked: list[str]) -> list[str]:
+        if isinstance(st.model, tuple):
+            first = list(st.model)
+        elif st.model == "routed" and routed:
+            first = list(routed)
+        elif isinstance(st.model, str) and st.model != "routed":
+            first = [st.model]
+        else:
+            first = [slot_model]
+        extra = [m for m in ranked if m not in first]
+        return (first + extra)[: len(first) + MAX_FALLBACKS] if len(first) == 1 else first[: 1 + MAX_FALLBACKS]
+
+    # ---- execution -----------------------------------------------------------------------------------
+
+    async def _run_group(self, members: list[Member], state: _RunState, specs: Sequence[StageSpec],
+                         rnd: int) -> AsyncIterator[RunEvent]:
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+        results: dict[str, Output | None] = {}
+        previous = {sp.id: list(state.outputs.get(sp.id, [])) for sp in specs} if rnd > 1 else {}
+
+        async def one(m: Member) -> None:
+            try:
+                results[m.key] = await self._run_member(m, state, previous, queue.put_nowait)
+            finally:
+                queue.put_nowait(_DONE)
+
+        tasks = [asyncio.create_task(one(m)) for m in members]
+        pending = len(tasks)
+        try:
+            while pending:
+                ev = await queue.get()
+                if ev is _DONE:
+                    pending -= 1
+                else:
+                    yield ev
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        for sp in specs:
+            mine = [m for m in members if m.spec.id == sp.id]
+            outs = [o for m in mine if (o := results.get(m.key)) is not None]
+            state.outputs[sp.id] = outs
+            if not outs and not sp.optional:
+                state.failed_required.append(mine[0].key if mine else sp.id)
+        for t in tasks:
+            if not t.cancelled() and t.exception() is not None:
+                raise t.exception()  # type: ignore[misc]
+
+    def _prompt(self, m: Member, state: _RunState, previous: dict[str, list[Output]]) -> str:
+        labels = ROLE_LABELS[state.lang]
+        sections: list[str] = []
+        for name in m.spec.inputs:
+            if name in (QUESTION, "previous"):
+                continue
+            outs = state.outputs.get(name) or []
+            for i, o in enumerate(outs, 1):
+                n = f" {i}" if len(outs) > 1 else ""
+                sections.append(f"### {o.label}{n}\n{o.text.strip()}")
+        prev = ""
+        if "previous" in m.spec.inputs and previous:
+            prev_outs = [o for outs in previous.values() for o in outs]
+            if prev_outs:
+                prev = PREVIOUS_HEADER[state.lang] + "\n\n" + "\n\n".join(
+                    f"### {labels.get('proposer', 'Answer')} {i}\n{o.text.strip()}" for i, o in enumerate(prev_outs, 1))
+        base = str(self.pool.settings.file.workflows_dir or "")
+        template = load_template(m.spec.prompt, state.lang, base)
+        return render(template, {"question": state.record.question, "context": "\n\n".join(sections),
+                                 "previous": prev, "item": m.item or ""})
+
+    async def _run_member(self, m: Member, state: _RunState, previous: dict[str, list[Output]],
+                          emit: Callable[[RunEvent], None]) -> Output | None:
+        sp = m.spec
+        prompt = self._prompt(m, state, previous)
+        request = ChatRequest(model=m.models[0], messages=(Message("user", prompt),), max_tokens=sp.max_tokens,
+                              temperature=sp.temperature, timeout_s=sp.timeout_s)
+        model = m.models[0]
+        attempts: list[dict[str, Any]] = []
+        text: list[str] = []
+        usage = Usage()
+        t0 = time.perf_counter()
+        emit(StageStarted(m.key, sp.role, model, m.round))
+        try:
+            async for ev in self.pool.stream(request, m.models[1:]):
+                if isinstance(ev, TextDelta):
+                    text.append(ev.text)
+                    emit(Token(m.key, ev.text))
+                elif isinstance(ev, ReasoningDelta):
+                    emit(Token(m.key, ev.text, reasoning=True))
+                elif isinstance(ev, UsageReport):
+                    usage = ev.usage
+                elif isinstance(ev, Fallback):
+                    attempts.append({"model": ev.from_model, "error": ev.error, "partial": ev.partial})
+                    emit(StageFailed(m.key, sp.role, ev.from_model, ev.error, ev.to_model, ev.partial))
+                    model, text, usage = ev.to_model, [], Usage()
+                    emit(StageStarted(m.key, sp.role, model, m.round))
+        except (ProviderError, CoeError) as e:
+            attempts.append({"model": model, "error": str(e), "partial": getattr(e, "partial", "")})
+            status = "skipped" if sp.optional else "failed"
+            state.record.stages.append(StageRecord(
+                seq=m.seq, stage=m.key, role=sp.role, model=model, status=status, prompt=prompt,
+                output="", round=m.round, error=str(e), attempts=attempts,
+                latency_ms=(time.perf_counter() - t0) * 1000))
+            emit(StageFailed(m.key, sp.role, model, str(e), None, getattr(e, "partial", ""), skipped=sp.optional))
+            return None
+        latency = (time.perf_counter() - t0) * 1000
+        out = "".join(text)
+        cost = self.pool.catalog.model(model).cost(usage)
+        state.record.stages.append(StageRecord(
+            seq=m.seq, stage=m.key, role=sp.role, model=model, status="ok", prompt=prompt, output=out,
+            round=m.round, attempts=attempts, usage=usage, cost=cost, latency_ms=latency))
+        emit(StageFinished(m.key, sp.role, model, out, usage, cost, latency))
+        label = ROLE_LABELS[state.lang].get(sp.role, sp.role)
+        if m.item:
+            label = f"{ROLE_LABELS[state.lang]['sub']}: {m.item}"
+        return Output(label, model, out)
+
+
+def _totals(stages: list[StageRecord], t0: float) -> Totals:
+    usage, cost = Usage(), Cost()
+    for s in stages:
+        usage, cost = usage + s.usage, cost + s.cost
+    return Totals(usage, cost, (time.perf_counter() - t0) * 1000, len(stages))
+
+
+def _last_error(rec: RunRecord, key: str) -> str:
+    for s in reversed(rec.stages):
+        if s.stage == key and s.error:
+            return s.error
+    return "no output"
