@@ -59,6 +59,7 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         if name.endswith(("_API_KEY", "_API_PASSWORD")) or name in ("COE_CONFIG",):
             monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("COE_DATABASE_URL", f"sqlite:///{tmp_path / 'coe-test.db'}")
 
 
 def real_home() -> Path:

@@ -98,7 +98,7 @@ def test_doctor_fails_when_no_model_and_never_prints_keys(empty_home: Path) -> N
 
 @pytest.mark.embedded
 def test_ask_json_with_the_real_embedded_model(embedded_home: Path) -> None:
-    res = coe("ask", "--json", "--max-tokens", "48", "-m", "embedded/qwen2.5-coder-0.5b-instruct",
+    res = coe("ask", "--json", "-m", "embedded/qwen2.5-coder-0.5b-instruct",
               "一个半小时是几个半小时?", env={"COE_HOME": str(embedded_home)})
     assert res.returncode == 0, res.stderr
     data = json.loads(res.stdout)
@@ -111,8 +111,36 @@ def test_ask_json_with_the_real_embedded_model(embedded_home: Path) -> None:
 
 @pytest.mark.embedded
 def test_ask_streams_plain_text_and_reads_stdin(embedded_home: Path) -> None:
-    res = coe("ask", "--max-tokens", "24", "-m", "embedded/smollm2-135m-instruct", "-",
+    res = coe("ask", "-m", "embedded/smollm2-135m-instruct", "-",
               stdin="Say hello.", env={"COE_HOME": str(embedded_home)})
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip()
     assert "embedded/smollm2-135m-instruct" in res.stderr  # the footer: model, tokens, cost, time
+
+
+def test_unknown_mode_is_one_line() -> None:
+    assert_one_line_error(coe("ask", "--mode", "telepathy", "hi"), "unknown mode 'telepathy'", "collaborate")
+
+
+def test_runs_show_unknown_id() -> None:
+    assert_one_line_error(coe("runs", "show", "nonexistent"), "no run 'nonexistent'")
+
+
+@pytest.mark.embedded
+def test_collaborate_on_the_embedded_pool_and_show_its_trace(embedded_home: Path) -> None:
+    env = {"COE_HOME": str(embedded_home)}
+    res = coe("ask", "--mode", "collaborate", "--json", "一个半小时是几个半小时?", env=env, timeout=300)
+    assert res.returncode == 0, res.stderr
+    data = json.loads(res.stdout)
+    assert data["mode"] == "collaborate" and data["answer"].strip()
+    stages = {s["role"]: s for s in data["stages"]}
+    assert set(stages) == {"expert", "reflector", "summarizer"}
+    assert all(s["output"].strip() and s["status"] == "ok" for s in stages.values())
+    assert len({s["model"] for s in stages.values()}) >= 2
+    assert data["totals"]["stages"] == 3 and data["totals"]["output_tokens"] > 0
+    shown = coe("runs", "show", data["run_id"][:12], env=env)
+    assert shown.returncode == 0, shown.stderr
+    for needle in ("expert", "reflector", "summarizer", "prompt", "output", stages["expert"]["model"]):
+        assert needle in shown.stdout
+    listed = json.loads(coe("runs", "list", "--json", env=env).stdout)
+    assert listed[0]["id"] == data["run_id"] and listed[0]["status"] == "ok"

@@ -19,6 +19,7 @@ class RunStarted:
     question: str
     route: dict[str, Any] | None = None
     team: tuple[str, ...] = ()
+    final: str = ""  # the stage whose output is the answer
     type: Literal["run_started"] = "run_started"
 
 

@@ -1,100 +1,83 @@
-"""``coe ask``: answer a question, streaming tokens to the terminal."""
+"""``coe ask``: answer a question in a mode, showing each stage live."""
 
 from __future__ import annotations
 
 import json
 import sys
-import time
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from coe.api import build_request, default_fallbacks
-from coe.cli.common import err, run, settings
+from coe.api import RunCollector, run
+from coe.cli.common import err, settings
+from coe.cli.common import run as run_sync
+from coe.cli.render import LiveRenderer
 from coe.errors import InputError
-from coe.providers.pool import ModelPool
-from coe.types import Fallback, ReasoningDelta, TextDelta, Usage, UsageReport
+from coe.workflows.base import builtin_names
+from coe.workflows.engine import DEFAULT_MODE
+from coe.workflows.team import parse_team
 
 
 def _read_question(question: str) -> str:
-    if question == "-":
-        data = sys.stdin.buffer.read()
-        try:
-            return data.decode("utf-8")
-        except UnicodeDecodeError:
-            raise InputError("stdin is not UTF-8 text", hint="pipe a text file") from None
-    return question
+    if question != "-":
+        return question
+    data = sys.stdin.buffer.read()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError("stdin is not UTF-8 text", hint="pipe a text file") from None
 
 
-async def _ask(question: str, model: str | None, fallback: list[str] | None, stream: bool, as_json: bool,
-               max_tokens: int | None, temperature: float | None, system: str | None) -> None:
+def result_json(c: RunCollector) -> dict[str, Any]:
+    res = c.result()
+    t = res.totals
+    return {
+        "answer": res.answer, "mode": res.mode, "run_id": res.run_id, "model": res.model,
+        "usage": {"input_tokens": t.usage.input_tokens, "output_tokens": t.usage.output_tokens,
+                  "total_tokens": t.usage.total_tokens},
+        "cost": {"input_usd": t.cost.input_usd, "output_usd": t.cost.output_usd, "total_usd": t.cost.total_usd},
+        "latency_ms": round(t.latency_ms, 1),
+        "stages": [{"stage": s.stage, "role": s.role, "model": s.model, "output": s.output, "usage": s.usage,
+                    "cost": s.cost_usd, "latency_ms": s.latency_ms, "status": s.status, "error": s.error}
+                   for s in res.stages],
+        "totals": {"input_tokens": t.usage.input_tokens, "output_tokens": t.usage.output_tokens,
+                   "cost_usd": t.cost.total_usd, "latency_ms": round(t.latency_ms, 1), "stages": t.stages},
+    }
+
+
+async def _ask(question: str, mode: str, team: list[str] | None, fallback: list[str] | None, stream: bool,
+               as_json: bool) -> None:
     question = _read_question(question)
-    async with ModelPool(settings()) as pool:
-        mid = model or pool.default_model()
-        if model:
-            pool.catalog.model(model)  # unknown id → one clear line before anything else
-        fallbacks = fallback if fallback is not None else ([] if model else default_fallbacks(pool, mid))
-        request = build_request(question, mid, system=system, max_tokens=max_tokens, temperature=temperature)
-        t0 = time.perf_counter()
-        current = mid
-        text: list[str] = []
-        usage = Usage()
-        fell: list[dict[str, str]] = []
-        live = stream and not as_json
-        async for ev in pool.stream(request, fallbacks):
-            if isinstance(ev, TextDelta):
-                text.append(ev.text)
-                if live:
-                    sys.stdout.write(ev.text)
-                    sys.stdout.flush()
-            elif isinstance(ev, ReasoningDelta) and live and sys.stderr.isatty():
-                err.print(ev.text, end="", style="dim")
-            elif isinstance(ev, UsageReport):
-                usage = ev.usage
-            elif isinstance(ev, Fallback):
-                fell.append({"model": ev.from_model, "error": ev.error})
-                if live:
-                    if text:
-                        sys.stdout.write("\n")
-                    err.print(f"[yellow]{ev.from_model} failed ({ev.error}); trying {ev.to_model}[/]")
-                text.clear()
-                current = ev.to_model
-        latency_ms = round((time.perf_counter() - t0) * 1000, 1)
-        info = pool.catalog.model(current)
-        cost = info.cost(usage)
-        answer = "".join(text)
-        if as_json:
-            print(json.dumps({
-                "answer": answer, "model": current,
-                "usage": {"input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens,
-                          "total_tokens": usage.total_tokens},
-                "cost": {"input_usd": cost.input_usd, "output_usd": cost.output_usd,
-                         "total_usd": cost.total_usd, "prices_as_of": pool.catalog.prices_as_of},
-                "latency_ms": latency_ms, "fallbacks": fell,
-            }, ensure_ascii=False))
-            return
-        if not live:
-            sys.stdout.write(answer)
-        sys.stdout.write("\n")
-        sys.stdout.flush()
-        err.print(f"[dim]{current} · {usage.input_tokens}→{usage.output_tokens} tokens · "
-                  f"${cost.total_usd:.6f} · {latency_ms / 1000:.1f}s[/]")
+    collector = RunCollector()
+    live = LiveRenderer(err) if stream and not as_json else None
+    async for ev in run(question, mode=mode, team=team, fallbacks=fallback, settings=settings()):
+        collector.add(ev)
+        if live:
+            live.handle(ev)
+    if as_json:
+        print(json.dumps(result_json(collector), ensure_ascii=False))
+        return
+    res = collector.result()
+    if not live:
+        print(res.answer)
+    t = res.totals
+    err.print(f"[dim]{res.mode} · {res.model} · {t.usage.input_tokens}→{t.usage.output_tokens} tokens · "
+              f"${t.cost.total_usd:.6f} · {t.latency_ms / 1000:.1f}s · run {res.run_id[:12]}[/]")
 
 
 def ask(
     question: Annotated[str, typer.Argument(help="The question; '-' reads it from stdin.")],
-    model: Annotated[str | None, typer.Option("--model", "-m", help="Catalog model id (see `coe models`).")]
-    = None,
-    fallback: Annotated[str | None, typer.Option(help="Comma-separated model ids to try if the model fails.")]
-    = None,
-    stream: Annotated[bool, typer.Option("--stream/--no-stream", help="Print tokens as they arrive.")] = True,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object with answer, model, usage, "
-                                                         "cost, latency_ms.")] = False,
-    max_tokens: Annotated[int | None, typer.Option(help="Longest answer, in tokens.")] = None,
-    temperature: Annotated[float | None, typer.Option(help="Sampling temperature (0–2).")] = None,
-    system: Annotated[str | None, typer.Option(help="System prompt.")] = None,
+    mode: Annotated[str, typer.Option("--mode", help=f"Answer mode: {', '.join(builtin_names())} "
+                                                     "(or one of your own workflows).")] = DEFAULT_MODE,
+    model: Annotated[str | None, typer.Option("--model", "-m", help="One catalog model for every role "
+                                                                    "(see `coe models`).")] = None,
+    team: Annotated[str | None, typer.Option(help="Comma-separated models that fill the roles in order.")] = None,
+    fallback: Annotated[str | None, typer.Option(help="Comma-separated models to try when one fails.")] = None,
+    stream: Annotated[bool, typer.Option("--stream/--no-stream", help="Show stages and tokens live.")] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object: answer, mode, run_id, model, "
+                                                         "usage, cost, latency_ms, stages, totals.")] = False,
 ) -> None:
     """Answer a question (with the embedded local models when no API key is set)."""
-    fb = [m.strip() for m in fallback.split(",") if m.strip()] if fallback is not None else None
-    run(_ask(question, model, fb, stream, as_json,
-             max_tokens, temperature, system))
+    members = parse_team(team) if team is not None else ([model] if model else None)
+    fb = parse_team(fallback) if fallback is not None else None
+    run_sync(_ask(question, mode, members, fb, stream, as_json))

@@ -8,6 +8,7 @@ import typer
 
 from coe import __version__
 from coe.cli import models as models_cmd
+from coe.cli import runs as runs_cmd
 from coe.cli.ask import ask
 from coe.cli.common import state
 from coe.cli.doctor import doctor
@@ -34,6 +35,7 @@ def main_options(
 app.command()(ask)
 app.command()(doctor)
 app.add_typer(models_cmd.app, name="models")
+app.add_typer(runs_cmd.app, name="runs")
 
 
 def main() -> None:

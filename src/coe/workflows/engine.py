@@ -40,6 +40,7 @@ from coe.workflows.prompts import (
 from coe.workflows.team import assign_team, rank_models, slot_plan
 
 MAX_FALLBACKS = 2
+DEFAULT_MODE = "direct"
 
 # A router hook: question → (route info for the trace, ranked candidate model ids). Set by the router layer.
 RouteFn = Callable[[str], Awaitable[tuple[dict[str, Any], list[str]]]]
@@ -66,6 +67,10 @@ class Member:
 class _RunState:
     record: RunRecord
     lang: str
+    slots: dict[int, str]
+    plan: dict[str, int]
+    routed: list[str]  # the router's candidates ([] when not routed or a team was given)
+    extra: list[str]  # fallback models for every stage
     outputs: dict[str, list[Output]] = field(default_factory=dict)
     failed_required: list[str] = field(default_factory=list)
 
@@ -79,28 +84,32 @@ class Engine:
         self.store = store
         self.route = route
 
-    async def run(self, question: str, mode: str = "standard", *, team: Sequence[str] | None = None,
-                  workflow: Workflow | None = None) -> AsyncIterator[RunEvent]:
+    async def run(self, question: str, mode: str = DEFAULT_MODE, *, team: Sequence[str] | None = None,
+                  fallbacks: Sequence[str] | None = None, workflow: Workflow | None = None) -> AsyncIterator[RunEvent]:
+        """Run ``mode`` on ``question``. ``team`` fills the roles in order (no automatic fallback then, unless
+        ``fallbacks`` names models); without a team the best available models are picked and back each other up.
+        """
         wf = workflow or load_workflow(mode, self.pool.settings.file.workflows_dir)
+        team = list(team or self.pool.settings.file.team or []) or None
         for m in team or ():
-            self.pool.catalog.model(m)  # unknown id → InputError before anything runs
+            self.pool.provider(m)  # unknown id or missing key → one clear error before anything runs
         lang = detect_language(question)
         route_info, routed = await self._route(question, wf)
         ranked = rank_models(self.pool, lang)
         slots = assign_team(wf, ranked, team)
         rec = RunRecord(id=uuid.uuid4().hex, mode=wf.name, question=question, route=route_info,
                         team=[slots[s] for s in sorted(slots)])
-        state = _RunState(rec, lang)
+        extra = list(fallbacks) if fallbacks is not None else ([] if team else ranked)
+        state = _RunState(rec, lang, slots, slot_plan(wf), [] if team else routed, extra)
         t0 = time.perf_counter()
         if self.store:
             await self.store.astart_run(rec)
         finished = False
         try:
-            yield RunStarted(rec.id, wf.name, question, route_info, tuple(rec.team))
-            plan = slot_plan(wf)
+            yield RunStarted(rec.id, wf.name, question, route_info, tuple(rec.team), wf.final_stage)
             for step in wf.steps:
                 for rnd in range(1, step.rounds + 1):
-                    members = self._members(step.parallel, rnd, step.rounds, plan, slots, routed, ranked, state)
+                    members = self._members(step.parallel, rnd, step.rounds, state)
                     async for ev in self._run_group(members, state, step.parallel, rnd):
                         yield ev
                     if state.failed_required:
@@ -134,8 +143,8 @@ class Engine:
         info, candidates = await self.route(question)
         return info, [c for c in candidates if self.pool.is_available(self.pool.catalog.model(c))]
 
-    def _members(self, stages: Sequence[StageSpec], rnd: int, rounds: int, plan: dict[str, int],
-                 slots: dict[int, str], routed: list[str], ranked: list[str], state: _RunState) -> list[Member]:
+    def _members(self, stages: Sequence[StageSpec], rnd: int, rounds: int, state: _RunState) -> list[Member]:
+        plan, slots = state.plan, state.slots
         out: list[Member] = []
         seq = len(state.record.stages) + 1
         for st in stages:
@@ -147,30 +156,19 @@ class Engine:
                     slot = plan[st.id] + i
                     model = slots.get(slot) or slots[min(slots, key=lambda s: abs(s - slot))]
                     key = f"{st.id}_{i + 1}"
-                    out.append(Member(key, st, rnd, seq, self._candidates(st, model, routed, ranked), item))
+                    out.append(Member(key, st, rnd, seq, _candidates(st, model, state), item))
                     seq += 1
                 continue
             for k in range(st.count):
                 key = st.id if st.count == 1 else f"{st.id}_{k + 1}"
                 if rounds > 1:
                     key = f"{key}_r{rnd}"
-                out.append(Member(key, st, rnd, seq, self._candidates(st, slots[plan[st.id] + k], routed, ranked)))
+                out.append(Member(key, st, rnd, seq, _candidates(st, slots[plan[st.id] + k], state)))
                 seq += 1
         return out
 
-    def _candidates(self, st: StageSpec, slot_model: str, routed: list[str], ranked: list[str]) -> list[str]:
-        if isinstance(st.model, tuple):
-            first = list(st.model)
-        elif st.model == "routed" and routed:
-            first = list(routed)
-        elif isinstance(st.model, str) and st.model != "routed":
-            first = [st.model]
-        else:
-            first = [slot_model]
-        extra = [m for m in ranked if m not in first]
-        return (first + extra)[: len(first) + MAX_FALLBACKS] if len(first) == 1 else first[: 1 + MAX_FALLBACKS]
-
     # ---- execution -----------------------------------------------------------------------------------
+
 
     async def _run_group(self, members: list[Member], state: _RunState, specs: Sequence[StageSpec],
                          rnd: int) -> AsyncIterator[RunEvent]:
@@ -274,6 +272,20 @@ class Engine:
         if m.item:
             label = f"{ROLE_LABELS[state.lang]['sub']}: {m.item}"
         return Output(label, model, out)
+
+
+def _candidates(st: StageSpec, slot_model: str, state: _RunState) -> list[str]:
+    """The stage's model first, then up to MAX_FALLBACKS others to fall back to."""
+    if isinstance(st.model, tuple):
+        first = list(st.model)
+    elif st.model == "routed" and state.routed:
+        first = list(state.routed)
+    elif isinstance(st.model, str) and st.model != "routed":
+        first = [st.model]
+    else:
+        first = [slot_model]
+    extra = [m for m in state.extra if m not in first]
+    return (first + extra)[: 1 + MAX_FALLBACKS] if len(first) == 1 else first[: 1 + MAX_FALLBACKS]
 
 
 def _totals(stages: list[StageRecord], t0: float) -> Totals:

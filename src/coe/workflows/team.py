@@ -73,7 +73,7 @@ def assign_team(workflow: Workflow, ranked: Sequence[str], user_team: Sequence[s
     strong = [s for s in slots if specs[s].prefer == "strong"]
     others = [s for s in slots if s not in strong]
     out = dict.fromkeys(strong, ranked[0])
-    pool = list(ranked[1:]) if len(ranked) > len(others) else list(ranked)
+    pool = list(ranked[1:]) if strong and len(ranked) > len(others) else list(ranked)
     for i, s in enumerate(others):
         out[s] = pool[i % len(pool)] if pool else ranked[0]
     return out
