@@ -6,7 +6,6 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from tests.fakes import fake_pool
 
 from coe.errors import UnavailableError, WorkflowError
 from coe.events import RunFailed, RunFinished, RunStarted, StageFailed, StageFinished, StageStarted, Token
@@ -16,6 +15,7 @@ from coe.store.repo import Store
 from coe.types import ChatRequest
 from coe.workflows import Engine
 from coe.workflows.base import parse_workflow
+from tests.fakes import fake_pool
 
 
 @pytest.fixture
