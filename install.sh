@@ -35,6 +35,9 @@ else
   .venv/bin/coe models pull
 fi
 
+echo "==> router (trains once on the shipped examples)"
+.venv/bin/coe route train --if-needed
+
 if [ -z "${COE_NO_DEMO:-}" ]; then
   echo "==> first answer: coe ask \"一个半小时是几个半小时?\""
   .venv/bin/coe ask "一个半小时是几个半小时?"

@@ -144,3 +144,29 @@ def test_collaborate_on_the_embedded_pool_and_show_its_trace(embedded_home: Path
         assert needle in shown.stdout
     listed = json.loads(coe("runs", "list", "--json", env=env).stdout)
     assert listed[0]["id"] == data["run_id"] and listed[0]["status"] == "ok"
+
+
+def test_route_json_has_category_confidence_candidates_subtasks() -> None:
+    res = coe("route", "--json", "把这段话翻译成英文,然后写个Python函数统计词频")
+    assert res.returncode == 0, res.stderr
+    data = json.loads(res.stdout)
+    assert {"category", "confidence", "candidates", "subtasks"} <= set(data)
+    assert [s["category"] for s in data["subtasks"]] == ["translation", "code"]
+
+
+def test_route_eval_reports_accuracy_confusion_and_latency(tmp_path: Path) -> None:
+    f = tmp_path / "small.jsonl"
+    f.write_text('{"query": "write a bash loop over files", "category": "code"}\n'
+                 '{"query": "你好呀,最近怎么样", "category": "chitchat"}\n')
+    res = coe("route", "eval", str(f), "--json")
+    assert res.returncode == 0, res.stderr
+    data = json.loads(res.stdout)
+    assert {"accuracy", "n", "per_category", "confusion", "p50_ms", "p99_ms"} <= set(data)
+    assert data["n"] == 2 and set(data["per_category"]["code"]) >= {"precision", "recall"}
+
+
+def test_route_bad_input_is_one_line(tmp_path: Path) -> None:
+    assert_one_line_error(coe("route", "eval", str(tmp_path / "missing.jsonl")), "file not found")
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("not json\n")
+    assert_one_line_error(coe("route", "train", str(bad), env={"COE_HOME": str(tmp_path / "h")}), "bad.jsonl:1")

@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from coe.config import Settings, load_settings
 from coe.errors import CoeError, InputError
 from coe.events import RunEvent, RunFailed, RunFinished, RunStarted, StageFailed, StageFinished, Totals
+from coe.orchestrator import run_request
 from coe.providers.pool import ModelPool
 from coe.store.repo import Store, open_store
-from coe.workflows.engine import DEFAULT_MODE, Engine
+from coe.workflows.engine import DEFAULT_MODE
 
 MAX_QUESTION_CHARS = 200_000
 
@@ -106,7 +107,7 @@ async def run(question: str, *, mode: str = DEFAULT_MODE, team: Sequence[str] | 
     pool = pool or ModelPool(settings)
     st = open_store(settings.database_url) if store is True else (store or None)
     try:
-        async for ev in Engine(pool, st).run(q, mode, team=team, fallbacks=fallbacks):
+        async for ev in run_request(q, mode, pool=pool, store=st, settings=settings, team=team, fallbacks=fallbacks):
             yield ev
     finally:
         if own_pool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -56,6 +56,21 @@ class StoreSettings(BaseModel):
                                               "Env COE_DATABASE_URL overrides.")
 
 
+class RouterSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["classifier", "centroid", "llm"] = "classifier"
+    llm_model: str | None = Field(default=None, description="model for kind = 'llm' (default: the default model)")
+    threshold: float = Field(0.3, ge=0, le=1, description="below this confidence the default route is used")
+    gate: float = Field(0.7, ge=0, le=1, description="n-gram confidence above which embeddings are skipped")
+    default_category: str = "knowledge"
+    quality: float = Field(0.5, ge=0, le=1, description="0 = cheapest capable model, 1 = strongest")
+    strong_categories: list[str] = Field(default_factory=lambda: ["code", "math", "reasoning"])
+    dispatch: dict[str, list[str]] = Field(default_factory=dict, description="category → ranked model ids")
+    decompose_model: str | None = Field(default=None, description="LLM that splits multi-intent queries "
+                                                                   "(default: rules only)")
+
+
 class FileConfig(BaseModel):
     """The shape of coe.toml. Vendor and model tables are validated by the catalog loader."""
 
@@ -68,6 +83,7 @@ class FileConfig(BaseModel):
     http: HttpSettings = Field(default_factory=HttpSettings)  # type: ignore[arg-type]
     embedded: EmbeddedSettings = Field(default_factory=EmbeddedSettings)  # type: ignore[arg-type]
     store: StoreSettings = Field(default_factory=StoreSettings)  # type: ignore[arg-type]
+    router: RouterSettings = Field(default_factory=RouterSettings)  # type: ignore[arg-type]
     team: list[str] = Field(default_factory=list, description="default team for collaborative modes")
     workflows_dir: str | None = Field(default=None, description="folder with the user's own workflow YAML files")
 

@@ -12,6 +12,7 @@ from coe.cli import runs as runs_cmd
 from coe.cli.ask import ask
 from coe.cli.common import state
 from coe.cli.doctor import doctor
+from coe.cli.route import route
 
 app = typer.Typer(name="coe", help="CoE — Collaboration of Experts: many LLMs answering together.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -34,6 +35,7 @@ def main_options(
 
 app.command()(ask)
 app.command()(doctor)
+app.command(context_settings={"allow_interspersed_args": True})(route)
 app.add_typer(models_cmd.app, name="models")
 app.add_typer(runs_cmd.app, name="runs")
 

@@ -34,6 +34,9 @@ class StageSpec(BaseModel):
     temperature: float | None = Field(None, ge=0, le=2)
     timeout_s: float | None = Field(None, gt=0)
     optional: bool = Field(False, description="on failure the stage is skipped and recorded; the run goes on")
+    vars: dict[str, str] = Field(default_factory=dict, description="extra {placeholders} for this stage's prompt")
+    kind: Literal["llm", "join"] = Field("llm", description="join: no model call; the output is the inputs' "
+                                                           "sections joined under their headings")
 
     @field_validator("model", mode="before")
     @classmethod

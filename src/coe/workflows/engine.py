@@ -85,7 +85,8 @@ class Engine:
         self.route = route
 
     async def run(self, question: str, mode: str = DEFAULT_MODE, *, team: Sequence[str] | None = None,
-                  fallbacks: Sequence[str] | None = None, workflow: Workflow | None = None) -> AsyncIterator[RunEvent]:
+                  fallbacks: Sequence[str] | None = None, workflow: Workflow | None = None,
+                  route_info: dict[str, Any] | None = None) -> AsyncIterator[RunEvent]:
         """Run ``mode`` on ``question``. ``team`` fills the roles in order (no automatic fallback then, unless
         ``fallbacks`` names models); without a team the best available models are picked and back each other up.
         """
@@ -94,7 +95,8 @@ class Engine:
         for m in team or ():
             self.pool.provider(m)  # unknown id or missing key → one clear error before anything runs
         lang = detect_language(question)
-        route_info, routed = await self._route(question, wf)
+        info, routed = await self._route(question, wf)
+        route_info = route_info or info
         ranked = rank_models(self.pool, lang)
         slots = assign_team(wf, ranked, team)
         rec = RunRecord(id=uuid.uuid4().hex, mode=wf.name, question=question, route=route_info,
@@ -205,6 +207,16 @@ class Engine:
             if not t.cancelled() and t.exception() is not None:
                 raise t.exception()  # type: ignore[misc]
 
+    def _join(self, m: Member, state: _RunState, emit: Callable[[RunEvent], None]) -> Output:
+        """A stage with no model call: the inputs joined under their headings."""
+        out = _join_text(m, state)
+        emit(StageStarted(m.key, m.spec.role, "coe/join", m.round))
+        emit(Token(m.key, out))
+        state.record.stages.append(StageRecord(seq=m.seq, stage=m.key, role=m.spec.role, model="coe/join",
+                                               status="ok", prompt="", output=out, round=m.round))
+        emit(StageFinished(m.key, m.spec.role, "coe/join", out, Usage(), Cost(), 0.0))
+        return Output(ROLE_LABELS[state.lang].get(m.spec.role, m.spec.role), "coe/join", out)
+
     def _prompt(self, m: Member, state: _RunState, previous: dict[str, list[Output]]) -> str:
         labels = ROLE_LABELS[state.lang]
         sections: list[str] = []
@@ -223,13 +235,15 @@ class Engine:
                     f"### {labels.get('proposer', 'Answer')} {i}\n{o.text.strip()}" for i, o in enumerate(prev_outs, 1))
         base = str(self.pool.settings.file.workflows_dir or "")
         template = load_template(m.spec.prompt, state.lang, base)
-        return render(template, {"question": state.record.question, "context": "\n\n".join(sections),
-                                 "previous": prev, "item": m.item or ""})
+        return render(template, {**m.spec.vars, "question": state.record.question,
+                                 "context": "\n\n".join(sections), "previous": prev, "item": m.item or ""})
 
     async def _run_member(self, m: Member, state: _RunState, previous: dict[str, list[Output]],
                           emit: Callable[[RunEvent], None]) -> Output | None:
         sp = m.spec
         prompt = self._prompt(m, state, previous)
+        if sp.kind == "join":
+            return self._join(m, state, emit)
         request = ChatRequest(model=m.models[0], messages=(Message("user", prompt),), max_tokens=sp.max_tokens,
                               temperature=sp.temperature, timeout_s=sp.timeout_s)
         model = m.models[0]
@@ -269,9 +283,17 @@ class Engine:
             round=m.round, attempts=attempts, usage=usage, cost=cost, latency_ms=latency))
         emit(StageFinished(m.key, sp.role, model, out, usage, cost, latency))
         label = ROLE_LABELS[state.lang].get(sp.role, sp.role)
-        if m.item:
-            label = f"{ROLE_LABELS[state.lang]['sub']}: {m.item}"
+        if m.item or sp.vars.get("task"):
+            label = f"{ROLE_LABELS[state.lang]['sub']}: {m.item or sp.vars['task']}"
         return Output(label, model, out)
+
+
+def _join_text(m: Member, state: _RunState) -> str:
+    parts = []
+    for name in m.spec.inputs:
+        for o in state.outputs.get(name) or [] if name not in (QUESTION, "previous") else []:
+            parts.append(f"### {o.label}\n\n{o.text.strip()}")
+    return "\n\n".join(parts)
 
 
 def _candidates(st: StageSpec, slot_model: str, state: _RunState) -> list[str]:

@@ -9,10 +9,11 @@ from importlib import resources
 from pathlib import Path
 
 from coe.errors import WorkflowError
+from coe.lang import detect_language
 
 _PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
-_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
-_LATIN = re.compile(r"[A-Za-z]")
+
+__all__ = ["detect_language", "load_template", "parse_items", "render"]
 
 ROLE_LABELS = {
     "en": {"expert": "Expert answer", "reflector": "Reviewer's critique", "proposer": "Candidate answer",
@@ -26,12 +27,6 @@ PREVIOUS_HEADER = {
     "en": "Answers from other models in the previous round (use them critically; some may be wrong):",
     "zh": "上一轮其他模型的回答(请批判地参考,其中可能有错误):",
 }
-
-
-def detect_language(text: str) -> str:
-    """'zh' when Chinese characters carry the text, else 'en'."""
-    cjk = len(_CJK.findall(text))
-    return "zh" if cjk and cjk * 3 >= len(_LATIN.findall(text)) / 2 else "en"
 
 
 @lru_cache(maxsize=256)

@@ -1,0 +1,53 @@
+"""The one place that wires a request: router → workflow → providers → store."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+from coe.config import Settings
+from coe.events import RunEvent
+from coe.providers.pool import ModelPool
+from coe.router.decompose import SubTask
+from coe.router.service import RouterService
+from coe.store.repo import Store
+from coe.workflows.base import StageSpec, StepSpec, Workflow, load_workflow
+from coe.workflows.engine import Engine
+
+AUTO_MODE = "auto"
+
+
+def decomposed_workflow(subtasks: Sequence[SubTask], candidates: Sequence[Sequence[str]], *,
+                        llm_merge: bool) -> Workflow:
+    """Each sub-task on the models best at its category, in parallel; then one answer: merged by a model, or
+    (``llm_merge=False``, for small local models that garble a merge) the parts joined under headings."""
+    tasks = tuple(
+        StageSpec(id=f"task_{i}", role="expert", prompt="subtask", model=tuple(c) or None,
+                  vars={"task": st.text, "category": st.route.category}, max_tokens=1024)
+        for i, (st, c) in enumerate(zip(subtasks, candidates, strict=True), 1))
+    merge = StageSpec(id="merge", role="summarizer", prompt="merge", inputs=("question", *[t.id for t in tasks]),
+                      prefer="strong", max_tokens=1536, kind="llm" if llm_merge else "join")
+    return Workflow(name=AUTO_MODE, description="decomposed", steps=(StepSpec(parallel=tasks),
+                                                                       StepSpec(parallel=(merge,))))
+
+
+async def run_request(question: str, mode: str, *, pool: ModelPool, store: Store | None, settings: Settings,
+                      team: Sequence[str] | None = None, fallbacks: Sequence[str] | None = None,
+                      router: RouterService | None = None) -> AsyncIterator[RunEvent]:
+    router = router or RouterService(settings, pool)
+    engine = Engine(pool, store, route=router.route_fn)
+    workflow: Workflow | None = None
+    route_info: dict[str, Any] | None = None
+    if mode == AUTO_MODE and not team:
+        subtasks = await router.subtasks(question)
+        if subtasks:
+            cands = [router.candidates(st.route.category, st.text) for st in subtasks]
+            best = pool.catalog.model(pool.default_model())
+            workflow = decomposed_workflow(subtasks, cands, llm_merge=not pool.catalog.vendor_of(best).local)
+            route_info = {"category": "multi", "subtasks": [
+                {"text": st.text, **st.route.as_dict(), "candidates": c}
+                for st, c in zip(subtasks, cands, strict=True)]}
+    workflow = workflow or load_workflow(mode, settings.file.workflows_dir)
+    async for ev in engine.run(question, mode, team=team, fallbacks=fallbacks, workflow=workflow,
+                               route_info=route_info):
+        yield ev
