@@ -71,6 +71,16 @@ class RouterSettings(BaseModel):
                                                                    "(default: rules only)")
 
 
+class ServerSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    redis_url: str | None = Field(default=None, description="rate limits and the response cache in Redis "
+                                                            "(env COE_REDIS_URL); default: in-process")
+    cache_ttl_s: int = Field(0, ge=0, description="exact-match response cache for non-streamed requests; 0 = off")
+    max_input_chars: int = Field(200_000, gt=0)
+    cors_origins: list[str] = Field(default_factory=list)
+
+
 class FileConfig(BaseModel):
     """The shape of coe.toml. Vendor and model tables are validated by the catalog loader."""
 
@@ -84,6 +94,7 @@ class FileConfig(BaseModel):
     embedded: EmbeddedSettings = Field(default_factory=EmbeddedSettings)  # type: ignore[arg-type]
     store: StoreSettings = Field(default_factory=StoreSettings)  # type: ignore[arg-type]
     router: RouterSettings = Field(default_factory=RouterSettings)  # type: ignore[arg-type]
+    server: ServerSettings = Field(default_factory=ServerSettings)  # type: ignore[arg-type]
     team: list[str] = Field(default_factory=list, description="default team for collaborative modes")
     workflows_dir: str | None = Field(default=None, description="folder with the user's own workflow YAML files")
 
@@ -110,6 +121,10 @@ class Settings:
     def database_url(self) -> str:
         url = self.env.get(DATABASE_ENV) or self.file.store.url
         return url or f"sqlite:///{self.home / 'coe.db'}"
+
+    @property
+    def redis_url(self) -> str | None:
+        return self.env.get("COE_REDIS_URL") or self.file.server.redis_url
 
     @property
     def models_dir(self) -> Path:

@@ -33,7 +33,8 @@ def decomposed_workflow(subtasks: Sequence[SubTask], candidates: Sequence[Sequen
 
 async def run_request(question: str, mode: str, *, pool: ModelPool, store: Store | None, settings: Settings,
                       team: Sequence[str] | None = None, fallbacks: Sequence[str] | None = None,
-                      router: RouterService | None = None) -> AsyncIterator[RunEvent]:
+                      router: RouterService | None = None, max_tokens: int | None = None,
+                      temperature: float | None = None) -> AsyncIterator[RunEvent]:
     router = router or RouterService(settings, pool)
     engine = Engine(pool, store, route=router.route_fn)
     workflow: Workflow | None = None
@@ -49,5 +50,5 @@ async def run_request(question: str, mode: str, *, pool: ModelPool, store: Store
                 for st, c in zip(subtasks, cands, strict=True)]}
     workflow = workflow or load_workflow(mode, settings.file.workflows_dir)
     async for ev in engine.run(question, mode, team=team, fallbacks=fallbacks, workflow=workflow,
-                               route_info=route_info):
+                               route_info=route_info, max_tokens=max_tokens, temperature=temperature):
         yield ev

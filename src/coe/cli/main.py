@@ -7,12 +7,14 @@ from typing import Annotated
 import typer
 
 from coe import __version__
+from coe.cli import keys as keys_cmd
 from coe.cli import models as models_cmd
 from coe.cli import runs as runs_cmd
 from coe.cli.ask import ask
 from coe.cli.common import state
 from coe.cli.doctor import doctor
 from coe.cli.route import route
+from coe.cli.serve import serve
 
 app = typer.Typer(name="coe", help="CoE — Collaboration of Experts: many LLMs answering together.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -38,6 +40,8 @@ app.command()(doctor)
 app.command(context_settings={"allow_interspersed_args": True})(route)
 app.add_typer(models_cmd.app, name="models")
 app.add_typer(runs_cmd.app, name="runs")
+app.add_typer(keys_cmd.app, name="keys")
+app.command()(serve)
 
 
 def main() -> None:

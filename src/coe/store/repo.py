@@ -109,13 +109,13 @@ class Store:
     # ---- writes ------------------------------------------------------------------------------------
 
     def start_run(self, run: RunRecord) -> None:
-        with self._session() as s, s.begin():
+        with self.session() as s, s.begin():
             s.add(Run(id=run.id, created_at=run.created_at, mode=run.mode, question=run.question,
                       status="running", route=run.route, team=list(run.team)))
 
     def finish_run(self, run: RunRecord) -> None:
         """Run totals and all its stages, in one transaction."""
-        with self._session() as s, s.begin():
+        with self.session() as s, s.begin():
             s.execute(update(Run).where(Run.id == run.id).values(
                 finished_at=run.finished_at or datetime.now(UTC), answer=run.answer, status=run.status,
                 error=run.error, route=run.route, team=list(run.team),
@@ -132,7 +132,7 @@ class Store:
 
     def get_run(self, run_id: str) -> RunRecord:
         """A run with its stages; a unique prefix of the id is enough."""
-        with self._session() as s:
+        with self.session() as s:
             rows = s.scalars(select(Run).where(Run.id.startswith(run_id, autoescape=True)).limit(2)).all()
             if not rows:
                 raise InputError(f"no run '{run_id}'", hint="see `coe runs list`")
@@ -144,7 +144,7 @@ class Store:
             return run
 
     def list_runs(self, limit: int = 20, offset: int = 0) -> list[RunRecord]:
-        with self._session() as s:
+        with self.session() as s:
             rows = s.scalars(select(Run).order_by(Run.created_at.desc()).limit(limit).offset(offset)).all()
             return [_run_record(r) for r in rows]
 
@@ -156,7 +156,7 @@ class Store:
     async def afinish_run(self, run: RunRecord) -> None:
         await asyncio.to_thread(self.finish_run, run)
 
-    def _session(self) -> Session:
+    def session(self) -> Session:
         return _GuardedSession(self.engine, expire_on_commit=False)
 
     def close(self) -> None:

@@ -71,6 +71,8 @@ class _RunState:
     plan: dict[str, int]
     routed: list[str]  # the router's candidates ([] when not routed or a team was given)
     extra: list[str]  # fallback models for every stage
+    max_tokens: int | None = None  # the caller's cap on every stage
+    temperature: float | None = None  # the caller's temperature for every stage
     outputs: dict[str, list[Output]] = field(default_factory=dict)
     failed_required: list[str] = field(default_factory=list)
 
@@ -86,7 +88,8 @@ class Engine:
 
     async def run(self, question: str, mode: str = DEFAULT_MODE, *, team: Sequence[str] | None = None,
                   fallbacks: Sequence[str] | None = None, workflow: Workflow | None = None,
-                  route_info: dict[str, Any] | None = None) -> AsyncIterator[RunEvent]:
+                  route_info: dict[str, Any] | None = None, max_tokens: int | None = None,
+                  temperature: float | None = None) -> AsyncIterator[RunEvent]:
         """Run ``mode`` on ``question``. ``team`` fills the roles in order (no automatic fallback then, unless
         ``fallbacks`` names models); without a team the best available models are picked and back each other up.
         """
@@ -102,7 +105,7 @@ class Engine:
         rec = RunRecord(id=uuid.uuid4().hex, mode=wf.name, question=question, route=route_info,
                         team=[slots[s] for s in sorted(slots)])
         extra = list(fallbacks) if fallbacks is not None else ([] if team else ranked)
-        state = _RunState(rec, lang, slots, slot_plan(wf), [] if team else routed, extra)
+        state = _RunState(rec, lang, slots, slot_plan(wf), [] if team else routed, extra, max_tokens, temperature)
         t0 = time.perf_counter()
         if self.store:
             await self.store.astart_run(rec)
@@ -244,8 +247,10 @@ class Engine:
         prompt = self._prompt(m, state, previous)
         if sp.kind == "join":
             return self._join(m, state, emit)
-        request = ChatRequest(model=m.models[0], messages=(Message("user", prompt),), max_tokens=sp.max_tokens,
-                              temperature=sp.temperature, timeout_s=sp.timeout_s)
+        cap = [t for t in (sp.max_tokens, state.max_tokens) if t]
+        temperature = state.temperature if state.temperature is not None else sp.temperature
+        request = ChatRequest(model=m.models[0], messages=(Message("user", prompt),),
+                              max_tokens=min(cap) if cap else None, temperature=temperature, timeout_s=sp.timeout_s)
         model = m.models[0]
         attempts: list[dict[str, Any]] = []
         text: list[str] = []

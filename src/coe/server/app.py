@@ -1,0 +1,158 @@
+"""create_app: the FastAPI application behind `coe serve`."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import os
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from coe import __version__
+from coe.config import Settings, load_settings
+from coe.errors import ConfigError
+from coe.providers.pool import ModelPool
+from coe.router.service import RouterService
+from coe.server.errors import install_handlers
+from coe.server.limits import MemoryCache, MemoryRateLimiter, RedisCache, RedisRateLimiter, redis_client
+from coe.server.metrics import Metrics
+from coe.server.openai_routes import router as openai_router
+from coe.server.state import AppState, app_state
+from coe.store.keys import KeyRepo
+from coe.store.repo import Store, open_store
+
+log = logging.getLogger("coe.server")
+
+
+def is_loopback(host: str) -> bool:
+    if host in ("localhost", ""):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class RequestContext:
+    """Pure ASGI middleware: request id (X-Request-ID in and out), one JSON access-log line, request metrics."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        rid = headers.get(b"x-request-id", b"").decode("latin-1")[:64] or uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = rid
+        t0 = time.perf_counter()
+        status = 500
+
+        async def send_with_id(msg: Message) -> None:
+            nonlocal status
+            if msg["type"] == "http.response.start":
+                status = msg["status"]
+                msg["headers"] = [*msg.get("headers", []), (b"x-request-id", rid.encode("latin-1"))]
+            await send(msg)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            path = scope.get("path", "")
+            route = path if path.startswith("/v1/") and "/runs/" not in path else path.split("/runs/")[0]
+            dt = time.perf_counter() - t0
+            self.metrics.requests.labels(route, "", str(status)).inc()
+            self.metrics.latency.labels(route, "").observe(dt)
+            log.info("request", extra={"request_id": rid, "method": scope.get("method"), "path": path,
+                                       "status": status, "ms": round(dt * 1000, 1)})
+
+
+def create_app(settings: Settings | None = None, *, pool: ModelPool | None = None, store: Store | None = None,
+               open_mode: bool = False, router: RouterService | None = None) -> FastAPI:
+    """The app. ``open_mode`` (no API keys) is for loopback only; `coe serve` enforces that."""
+    settings = settings or load_settings()
+    store = store or open_store(settings.database_url)
+    pool = pool or ModelPool(settings)
+    metrics = Metrics()
+    redis = redis_client(settings.redis_url) if settings.redis_url else None
+    state = AppState(
+        settings=settings, pool=pool, store=store, router=router or RouterService(settings, pool),
+        keys=KeyRepo(store), limiter=RedisRateLimiter(redis) if redis else MemoryRateLimiter(),
+        cache=(RedisCache(redis) if redis else MemoryCache()) if settings.file.server.cache_ttl_s else None,
+        metrics=metrics, open_mode=open_mode, redis=redis)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        log.info("coe serve ready", extra={"version": __version__, "open_mode": open_mode,
+                                           "models_available": len(pool.available()),
+                                           "store": repr(store), "redis": bool(redis)})
+        yield
+        await pool.aclose()
+        if redis is not None:
+            await redis.aclose()
+
+    app = FastAPI(title="CoE", version=__version__, lifespan=lifespan,
+                  description="OpenAI-compatible API over CoE's router and collaboration modes.")
+    app.state.coe = state
+    install_handlers(app)
+    if settings.file.server.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=settings.file.server.cors_origins,
+                           allow_methods=["*"], allow_headers=["*"])
+    app.add_middleware(RequestContext, metrics=metrics)
+    app.include_router(openai_router)
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz")
+    async def readyz(request: Request) -> JSONResponse:
+        st = app_state(request)
+        checks: dict[str, Any] = {}
+        try:
+            await asyncio.wait_for(asyncio.to_thread(_ping, st.store), timeout=3)
+            checks["store"] = "ok"
+        except Exception as e:  # any failure means not ready
+            checks["store"] = f"unavailable: {e.__class__.__name__}"
+        n = len(st.pool.available())
+        checks["models"] = n
+        if st.redis is not None:
+            try:
+                await asyncio.wait_for(st.redis.ping(), timeout=2)
+                checks["redis"] = "ok"
+            except Exception as e:  # any failure means not ready
+                checks["redis"] = f"unavailable: {e.__class__.__name__}"
+        ok = checks["store"] == "ok" and n > 0 and checks.get("redis", "ok") == "ok"
+        return JSONResponse({"status": "ready" if ok else "not ready", **checks}, status_code=200 if ok else 503)
+
+    @app.get("/metrics")
+    async def prometheus() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+def _ping(store: Store) -> None:
+    with store.engine.connect() as conn:
+        conn.execute(text("SELECT 1"))
+
+
+def app_from_env() -> FastAPI:
+    """Factory for `uvicorn --factory` (used by `coe serve --workers N`): settings from COE_CONFIG."""
+    open_mode = os.environ.get("COE_SERVE_OPEN") == "1"
+    if open_mode and not is_loopback(os.environ.get("COE_SERVE_HOST", "")):
+        raise ConfigError("open mode (no API keys) is only allowed on a loopback address")
+    return create_app(load_settings(os.environ.get("COE_CONFIG")), open_mode=open_mode)
