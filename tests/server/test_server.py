@@ -75,14 +75,14 @@ def test_errors_are_openai_shaped_and_never_500(tmp_path: Path) -> None:
         with pytest.raises(openai.BadRequestError, match="temperature"):
             c.chat.completions.create(model="coe-concise", messages=[{"role": "user", "content": "x"}],
                                       temperature=5)
-        with pytest.raises(openai.BadRequestError, match="user message"):
-            c.chat.completions.create(model="coe-concise", messages=[{"role": "system", "content": "x"}])
+        with pytest.raises(openai.BadRequestError, match="messages"):
+            c.chat.completions.create(model="coe-concise", messages=[])
         url = f"{srv.url}/v1/chat/completions"
         cases = [b"{not json", b"[]", b'{"model": "coe-auto"}', b'{"model": 3, "messages": "x"}',
                  json.dumps({"model": "coe-concise", "messages": [{"role": "user", "content": "x" * 300_000}]}
                             ).encode(),
-                 json.dumps({"model": "coe-concise", "messages": [{"role": "user", "content": "a\u0000b"}]}
-                            ).encode(),
+                 json.dumps({"model": "coe-concise", "messages": [{"role": "user", "content": "   "}]}).encode(),
+                 json.dumps({"model": "coe-concise", "messages": [{"role": "user", "content": "x"}], "n": 3}).encode(),
                  b"\xff\xfe\x00binary"]
         for body in cases:
             r = httpx.post(url, content=body, headers={"content-type": "application/json"}, timeout=30)

@@ -45,8 +45,11 @@ async def auth(request: Request) -> KeyInfo | None:
 def conversation(messages: list[ChatMessage]) -> str:
     """The question the workflow answers: the last user turn, with instructions and earlier turns as context."""
     system = [m.text() for m in messages if m.role in ("system", "developer") and m.text().strip()]
-    turns = [m for m in messages if m.role in ("user", "assistant") and m.text().strip()]
-    last = max(i for i, m in enumerate(turns) if m.role == "user")
+    turns = [m for m in messages if m.role not in ("system", "developer") and m.text().strip()]
+    if not turns:  # only instructions: answer them
+        return "\n".join(system)
+    users = [i for i, m in enumerate(turns) if m.role == "user"]
+    last = users[-1] if users else len(turns) - 1
     earlier = turns[:last]
     parts = []
     if system:

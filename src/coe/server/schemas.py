@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 MODE_MODELS: dict[str, str] = {
     "coe-auto": "auto", "coe-concise": "concise", "coe-standard": "standard", "coe-deep": "deep",
@@ -12,24 +12,26 @@ MODE_MODELS: dict[str, str] = {
 }
 
 
+NonBlank = Annotated[str, Field(min_length=1, pattern=r"[^\s\x00]")]
+
+
 class ContentPart(BaseModel):
     model_config = ConfigDict(extra="allow")
 
-    type: str
-    text: str | None = None
+    type: Literal["text", "input_text"]
+    text: NonBlank
 
 
 class ChatMessage(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     role: Literal["system", "developer", "user", "assistant", "tool"]
-    content: str | list[ContentPart] | None = None
+    content: NonBlank | Annotated[list[ContentPart], Field(min_length=1)]
     name: str | None = None
 
     def text(self) -> str:
-        if isinstance(self.content, list):
-            return "\n".join(p.text or "" for p in self.content if p.type in ("text", "input_text"))
-        return self.content or ""
+        text = "\n".join(p.text for p in self.content) if isinstance(self.content, list) else self.content
+        return text.replace("\x00", "")
 
 
 class StreamOptions(BaseModel):
@@ -62,12 +64,6 @@ class ChatCompletionRequest(BaseModel):
     stop: str | list[str] | None = None
     user: str | None = None
     coe: CoeOptions | None = None
-
-    @model_validator(mode="after")
-    def _needs_a_user_turn(self) -> ChatCompletionRequest:
-        if not any(m.role == "user" and m.text().strip() for m in self.messages):
-            raise ValueError("messages must contain a user message with text")
-        return self
 
     @property
     def token_cap(self) -> int | None:
