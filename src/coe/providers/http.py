@@ -85,6 +85,14 @@ class _AiohttpResponse:
         return b"".join(chunks)
 
 
+def _proxy_configured() -> bool:
+    """Honour HTTP(S)_PROXY when set; otherwise skip aiohttp's per-request environment/netrc lookups."""
+    import os
+
+    return any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy",
+                                            "ALL_PROXY", "all_proxy"))
+
+
 class AiohttpTransport:
     """One connection pool per transport, created lazily inside the running event loop."""
 
@@ -96,7 +104,7 @@ class AiohttpTransport:
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=self._limit, ttl_dns_cache=300),
-                auto_decompress=True, trust_env=True)
+                auto_decompress=True, trust_env=_proxy_configured())
         return self._session
 
     @asynccontextmanager

@@ -47,8 +47,8 @@ class EmbeddedProvider:
                 http = self.settings.http
                 self._inner = HttpProvider(
                     self.info, self.vendor, OpenAIChatAdapter(), self.transport, base_url=url, key=None,
-                    # loopback: a failure is not transient, so do not retry
-                    retry=RetryPolicy(max_attempts=1),
+                    # loopback: one immediate retry covers a pooled keep-alive connection the server closed
+                    retry=RetryPolicy(max_attempts=2, base_s=0.0),
                     timeouts=Timeouts(connect_s=http.connect_timeout_s, read_s=http.read_timeout_s),
                     total_timeout_s=http.timeout_s)
         return self._inner

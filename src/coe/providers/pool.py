@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
 
@@ -14,6 +15,8 @@ from coe.providers.base import Provider
 from coe.providers.http import AiohttpTransport, Transport
 from coe.providers.registry import ProviderContext, Registry, default_context, default_registry
 from coe.types import ChatRequest, Completion, Fallback, PoolEvent, TextDelta
+
+AVAILABILITY_TTL_S = 10.0
 
 # With no key configured, the embedded pool answers; the strongest installed model first.
 EMBEDDED_PREFERENCE = (
@@ -33,6 +36,7 @@ class ModelPool:
         self.transport = transport or AiohttpTransport()
         self.context = context or default_context(self.settings, self.transport)
         self._providers: dict[str, Provider] = {}
+        self._available: tuple[float, list[ModelInfo]] | None = None
 
     # ---- availability ---------------------------------------------------------------------------
 
@@ -52,7 +56,12 @@ class ModelPool:
         return self.settings.api_key(vendor.id, vendor.key_env) is not None
 
     def available(self) -> list[ModelInfo]:
-        return [m for m in self.catalog if self.is_available(m)]
+        """Available models; re-checked at most every AVAILABILITY_TTL_S (keys are fixed per process, but
+        embedded models can be installed or removed while a server runs)."""
+        now = time.monotonic()
+        if self._available is None or now - self._available[0] > AVAILABILITY_TTL_S:
+            self._available = (now, [m for m in self.catalog if self.is_available(m)])
+        return list(self._available[1])
 
     def default_model(self) -> str:
         """Config ``default_model``; else the first available remote model; else the embedded pool."""

@@ -74,12 +74,14 @@ class Store:
         if self.url.startswith("sqlite:///"):
             Path(self.url.removeprefix("sqlite:///")).expanduser().parent.mkdir(parents=True, exist_ok=True)
         try:
-            self.engine: Engine = create_engine(self.url, pool_pre_ping=True)
+            self.engine: Engine = create_engine(self.url, pool_pre_ping=not self.url.startswith("sqlite"))
         except (SQLAlchemyError, ImportError, ValueError) as e:
             raise StoreError(f"cannot use database {safe_url(url)} ({e.__class__.__name__})",
                              hint="check COE_DATABASE_URL or [store] url") from None
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
+        self._pending: dict[asyncio.AbstractEventLoop, list[tuple[str, RunRecord, asyncio.Future[None]]]] = {}
+        self._drainers: dict[asyncio.AbstractEventLoop, asyncio.Task[None]] = {}
 
     def __repr__(self) -> str:
         return f"Store({safe_url(self.url)})"
@@ -110,23 +112,32 @@ class Store:
 
     def start_run(self, run: RunRecord) -> None:
         with self.session() as s, s.begin():
-            s.add(Run(id=run.id, created_at=run.created_at, mode=run.mode, question=run.question,
-                      status="running", route=run.route, team=list(run.team)))
+            self._start(s, run)
 
     def finish_run(self, run: RunRecord) -> None:
         """Run totals and all its stages, in one transaction."""
         with self.session() as s, s.begin():
-            s.execute(update(Run).where(Run.id == run.id).values(
-                finished_at=run.finished_at or datetime.now(UTC), answer=run.answer, status=run.status,
-                error=run.error, route=run.route, team=list(run.team),
-                input_tokens=run.usage.input_tokens, output_tokens=run.usage.output_tokens,
-                cost_usd=run.cost.total_usd, latency_ms=run.latency_ms))
-            for st in run.stages:
-                s.add(Stage(run_id=run.id, seq=st.seq, stage=st.stage, role=st.role, round=st.round,
-                            model=st.model, status=st.status, prompt=st.prompt, output=st.output,
-                            error=st.error, attempts=st.attempts, input_tokens=st.usage.input_tokens,
-                            output_tokens=st.usage.output_tokens, cost_usd=st.cost.total_usd,
-                            latency_ms=st.latency_ms))
+            self._finish(s, run)
+
+    @staticmethod
+    def _start(s: Session, run: RunRecord) -> None:
+        s.add(Run(id=run.id, created_at=run.created_at, mode=run.mode, question=run.question,
+                  status="running", route=run.route, team=list(run.team)))
+        s.flush()
+
+    @staticmethod
+    def _finish(s: Session, run: RunRecord) -> None:
+        s.execute(update(Run).where(Run.id == run.id).values(
+            finished_at=run.finished_at or datetime.now(UTC), answer=run.answer, status=run.status,
+            error=run.error, route=run.route, team=list(run.team),
+            input_tokens=run.usage.input_tokens, output_tokens=run.usage.output_tokens,
+            cost_usd=run.cost.total_usd, latency_ms=run.latency_ms))
+        for st in run.stages:
+            s.add(Stage(run_id=run.id, seq=st.seq, stage=st.stage, role=st.role, round=st.round,
+                        model=st.model, status=st.status, prompt=st.prompt, output=st.output,
+                        error=st.error, attempts=st.attempts, input_tokens=st.usage.input_tokens,
+                        output_tokens=st.usage.output_tokens, cost_usd=st.cost.total_usd,
+                        latency_ms=st.latency_ms))
 
     # ---- reads -------------------------------------------------------------------------------------
 
@@ -151,10 +162,50 @@ class Store:
     # ---- async wrappers ------------------------------------------------------------------------------
 
     async def astart_run(self, run: RunRecord) -> None:
-        await asyncio.to_thread(self.start_run, run)
+        await self._group_commit("start", run)
 
     async def afinish_run(self, run: RunRecord) -> None:
-        await asyncio.to_thread(self.finish_run, run)
+        await self._group_commit("finish", run)
+
+    async def _group_commit(self, op: str, run: RunRecord) -> None:
+        """Writes from concurrent runs share one transaction (one commit instead of hundreds); each caller
+        still returns only after its own write is committed."""
+        loop = asyncio.get_running_loop()
+        pending = self._pending.setdefault(loop, [])
+        fut: asyncio.Future[None] = loop.create_future()
+        pending.append((op, run, fut))
+        if loop not in self._drainers:
+            self._drainers[loop] = loop.create_task(self._drain(loop))
+        await fut
+
+    async def _drain(self, loop: asyncio.AbstractEventLoop) -> None:
+        pending = self._pending[loop]
+        try:
+            while pending:
+                batch = pending[:]
+                del pending[:]
+                results = await asyncio.to_thread(self._write_batch, [(op, run) for op, run, _ in batch])
+                for (_, _, fut), err in zip(batch, results, strict=True):
+                    if not fut.done():
+                        fut.set_result(None) if err is None else fut.set_exception(err)
+        finally:  # no await between the emptiness check and here: nothing can slip in unseen
+            self._drainers.pop(loop, None)
+
+    def _write_batch(self, ops: list[tuple[str, RunRecord]]) -> list[Exception | None]:
+        try:
+            with self.session() as s, s.begin():
+                for op, run in ops:
+                    (self._start if op == "start" else self._finish)(s, run)
+            return [None] * len(ops)
+        except Exception:  # isolate the bad write: retry one by one
+            out: list[Exception | None] = []
+            for op, run in ops:
+                try:
+                    (self.start_run if op == "start" else self.finish_run)(run)
+                    out.append(None)
+                except Exception as e:  # handed to that caller
+                    out.append(e)
+            return out
 
     def session(self) -> Session:
         return _GuardedSession(self.engine, expire_on_commit=False)
@@ -182,6 +233,7 @@ def _reason(e: SQLAlchemyError) -> str:
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")  # with WAL: no fsync per commit, still crash-safe
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=5000")
     cur.close()

@@ -61,6 +61,8 @@ class FakeUpstream:
         body = await request.json()
         self.requests.append({"body": body, "headers": dict(request.headers)})
         b = self._next()
+        if len(self.requests) > 10_000:
+            del self.requests[:5_000]
         if b.latency_s:
             await asyncio.sleep(b.latency_s)
         if b.fault == "hang":
@@ -111,3 +113,33 @@ def _completion(model: str, text: str) -> dict[str, object]:
             "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
             "usage": {"prompt_tokens": 10, "completion_tokens": max(1, len(text) // 4),
                       "total_tokens": 10 + max(1, len(text) // 4)}}
+
+
+def main() -> None:
+    """``python -m coe.testing.upstream --port P [--latency S] [--token-delay S] [--chunks N]``: serve until
+    killed (benchmarks run it in its own process)."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description=main.__doc__)
+    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--latency", type=float, default=0.05, help="seconds before the first byte")
+    ap.add_argument("--token-delay", type=float, default=0.005, help="seconds between chunks")
+    ap.add_argument("--chunks", type=int, default=20)
+    a = ap.parse_args()
+
+    async def run() -> None:
+        b = Behaviour(text="tok " * a.chunks, chunk_chars=4, latency_s=a.latency, token_delay_s=a.token_delay)
+        up = FakeUpstream([b])
+        app = web.Application()
+        app.router.add_post("/v1/chat/completions", up._chat)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", a.port, backlog=4096).start()
+        print(f"ready http://127.0.0.1:{a.port}/v1", flush=True)
+        await asyncio.Event().wait()
+
+    asyncio.run(run())
+
+
+if __name__ == "__main__":
+    main()

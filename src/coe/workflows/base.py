@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -118,6 +119,17 @@ def builtin_names() -> list[str]:
 
 def load_workflow(name: str, user_dir: str | Path | None = None) -> Workflow:
     """A user workflow (``user_dir/NAME.yaml``) wins over a built-in of the same name."""
+    if not user_dir:
+        return _builtin(name)
+    return _load(name, user_dir)
+
+
+@lru_cache(maxsize=64)
+def _builtin(name: str) -> Workflow:  # built-ins never change while running: parse once
+    return _load(name, None)
+
+
+def _load(name: str, user_dir: str | Path | None) -> Workflow:
     if user_dir:
         path = Path(user_dir).expanduser() / f"{name}.yaml"
         if path.is_file():
