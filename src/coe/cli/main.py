@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from coe import __version__
+from coe.cli import arena as arena_cmd
 from coe.cli import keys as keys_cmd
 from coe.cli import models as models_cmd
 from coe.cli import runs as runs_cmd
@@ -41,6 +42,7 @@ app.command(context_settings={"allow_interspersed_args": True})(route)
 app.add_typer(models_cmd.app, name="models")
 app.add_typer(runs_cmd.app, name="runs")
 app.add_typer(keys_cmd.app, name="keys")
+app.add_typer(arena_cmd.app, name="arena")
 app.command()(serve)
 
 

@@ -11,12 +11,13 @@ from rich.table import Table
 from coe.cli.common import err, fail, out, settings
 from coe.errors import CoeError, InputError
 
-SUBCOMMANDS = ("eval", "train")
+SUBCOMMANDS = ("eval", "train", "learn-from-arena")
 HELP = """Route a query, or manage the router.
 
   coe route "query" [--json]        category, confidence, candidate models, sub-tasks
   coe route eval FILE.jsonl [--json] accuracy, per-category precision/recall, confusion, p50/p99 latency
   coe route train [FILE.jsonl]       train the classifier on FILE (or the shipped examples); --reset goes back
+  coe route learn-from-arena         arena ratings per category → the dispatch table
 """
 
 
@@ -37,6 +38,8 @@ def route(
             _eval(svc, args[1:], as_json)
         elif args[0] == "train":
             _train(svc, args[1:], reset, if_needed)
+        elif args[0] == "learn-from-arena":
+            _learn(s, as_json)
         else:
             _route(svc, " ".join(args), as_json)
     except CoeError as e:
@@ -95,3 +98,24 @@ def _train(svc: Any, rest: list[str], reset: bool, if_needed: bool) -> None:
     router = svc.train(rest[0] if rest else None)
     err.print(f"[green]✓[/] router trained on {router.state['n']} examples "
               f"({len(router.classes)} categories) → {svc.dir / 'classifier.pkl'}")
+
+
+def _learn(s: Any, as_json: bool) -> None:
+    from coe.arena.learn import learn_dispatch
+    from coe.arena.repo import ArenaRepo
+    from coe.router.dispatch import save_learned
+    from coe.store.repo import open_store
+
+    table, details = learn_dispatch(ArenaRepo(open_store(s.database_url)).votes())
+    path = save_learned(s.home, table, details)
+    if as_json:
+        print(json.dumps({"dispatch": table, "details": details, "file": str(path)}, ensure_ascii=False))
+        return
+    if not details:
+        err.print("no categorized arena votes yet — run `coe arena battle` and vote")
+    for cat, d in details.items():
+        if d["learned"]:
+            out.print(f"[green]✓[/] {cat}: {' > '.join(table[cat][:3])}")
+        else:
+            out.print(f"[dim]· {cat}: not learned ({d.get('reason')})[/]")
+    err.print(f"dispatch table → {path}")

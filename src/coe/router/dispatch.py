@@ -7,7 +7,9 @@ A ``[router.dispatch]`` table in coe.toml (or `coe route learn-from-arena`) pins
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 from coe.catalog import ModelInfo
 from coe.config import RouterSettings
@@ -26,11 +28,39 @@ def score(m: ModelInfo, category: str, lang: str, rs: RouterSettings) -> float:
     return s
 
 
+LEARNED_FILE = "learned-dispatch.json"
+
+
+def learned_path(home: Path) -> Path:
+    return home / "router" / LEARNED_FILE
+
+
+def load_learned(home: Path) -> dict[str, list[str]]:
+    """The dispatch table `coe route learn-from-arena` wrote (category → models people preferred)."""
+    try:
+        data = json.loads(learned_path(home).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    table = data.get("dispatch") if isinstance(data, dict) else None
+    return {k: [m for m in v if isinstance(m, str)] for k, v in (table or {}).items() if isinstance(v, list)}
+
+
+def save_learned(home: Path, table: dict[str, list[str]], details: dict[str, object]) -> Path:
+    path = learned_path(home)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"dispatch": table, "details": details}, ensure_ascii=False, indent=1), encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
 def candidates(pool: ModelPool, category: str, lang: str = "en", limit: int = 5) -> list[str]:
+    """Config pins first, then what the arena taught (if any), then the scored rest."""
     rs = pool.settings.file.router
     avail = pool.available()
     ids = {m.id for m in avail}
-    pinned = [m for m in rs.dispatch.get(category, []) if m in ids]
+    pins = rs.dispatch.get(category, []) + load_learned(pool.settings.home).get(category, [])
+    pinned = list(dict.fromkeys(m for m in pins if m in ids))
 
     def key(m: ModelInfo) -> tuple[float, int]:
         emb = EMBEDDED_PREFERENCE.index(m.id) if m.id in EMBEDDED_PREFERENCE else 0

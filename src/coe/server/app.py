@@ -24,6 +24,7 @@ from coe.config import Settings, load_settings
 from coe.errors import ConfigError
 from coe.providers.pool import ModelPool
 from coe.router.service import RouterService
+from coe.server.arena_routes import router as arena_router
 from coe.server.errors import install_handlers
 from coe.server.limits import MemoryCache, MemoryRateLimiter, RedisCache, RedisRateLimiter, redis_client
 from coe.server.metrics import Metrics
@@ -113,6 +114,7 @@ def create_app(settings: Settings | None = None, *, pool: ModelPool | None = Non
                            allow_methods=["*"], allow_headers=["*"])
     app.add_middleware(RequestContext, metrics=metrics)
     app.include_router(openai_router)
+    app.include_router(arena_router)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

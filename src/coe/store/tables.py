@@ -65,3 +65,41 @@ class ApiKey(Base):
     spent_usd: Mapped[float] = mapped_column(Float, default=0.0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Battle(Base):
+    __tablename__ = "battles"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    prompt: Mapped[str] = mapped_column(Text)
+    category: Mapped[str | None] = mapped_column(String(64), index=True)
+    anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
+    models: Mapped[list[str]] = mapped_column(JSON)  # in display order
+    run_id: Mapped[str | None] = mapped_column(String(40))
+    source: Mapped[str] = mapped_column(String(32), default="arena")  # arena | import
+    voter: Mapped[str | None] = mapped_column(String(128))
+
+
+class BattleAnswer(Base):
+    __tablename__ = "battle_answers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    battle_id: Mapped[str] = mapped_column(ForeignKey("battles.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    model: Mapped[str] = mapped_column(String(256))
+    answer: Mapped[str] = mapped_column(Text, default="")
+    error: Mapped[str | None] = mapped_column(Text)
+    output_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    latency_ms: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class VoteRow(Base):
+    __tablename__ = "votes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    battle_id: Mapped[str] = mapped_column(ForeignKey("battles.id", ondelete="CASCADE"), unique=True)
+    winner: Mapped[str] = mapped_column(String(32))  # "0".."5" | "tie" | "tie (bothbad)"
+    comment: Mapped[str | None] = mapped_column(Text)
+    voter: Mapped[str | None] = mapped_column(String(128), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
