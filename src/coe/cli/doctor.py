@@ -67,6 +67,21 @@ def doctor(
         emb.add_row(sp.model_id, f"{sp.size / 1e6:.0f} MB", status)
     out.print(emb)
 
+    from coe.router.service import RouterService
+    from coe.store.repo import open_store, safe_url
+
+    try:
+        open_store(s.database_url).close()
+        out.print(f"store: {safe_url(s.database_url)} [green]ok[/]")
+    except CoeError as e:
+        problems.append(str(e))
+    try:
+        trained = RouterService(s).is_trained()
+    except CoeError:
+        trained = False
+    out.print("router: " + ("[green]trained[/]" if trained else
+                            "[yellow]not trained yet (trains on first use; `coe route train`)[/]"))
+
     if n_ok and _version("xllamacpp") == "missing":
         problems.append("xllamacpp (llama.cpp runtime) is not installed")
     avail = pool.available()
