@@ -38,6 +38,9 @@ fi
 echo "==> router (trains once on the shipped examples)"
 .venv/bin/coe route train --if-needed
 
+echo "==> demo knowledge base (Chinese idioms, for cited answers)"
+.venv/bin/coe kb demo --if-needed
+
 if [ -z "${COE_NO_DEMO:-}" ]; then
   echo "==> first answer: coe ask \"一个半小时是几个半小时?\""
   .venv/bin/coe ask "一个半小时是几个半小时?"

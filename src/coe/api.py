@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from coe.config import Settings, load_settings
 from coe.errors import CoeError, InputError
@@ -55,6 +56,11 @@ class RunResult:
     model: str  # the model that wrote the answer
     stages: list[StageResult]
     totals: Totals
+    extras: dict[str, Any] = field(default_factory=dict)  # references, retrieval, follow-ups
+
+    @property
+    def references(self) -> list[dict[str, Any]]:
+        return list(self.extras.get("references", []))
 
     @property
     def text(self) -> str:
@@ -72,11 +78,15 @@ class RunCollector:
         self.answer: str | None = None
         self.error: str | None = None
         self.totals = Totals()
+        self.extras: dict[str, Any] = {}
+        self.streamed_final = ""  # the final stage's text as streamed (before citation post-processing)
 
     def add(self, ev: RunEvent) -> None:
         if isinstance(ev, RunStarted):
             self.run_id, self.mode, self.final = ev.run_id, ev.mode, ev.final
         elif isinstance(ev, StageFinished):
+            if ev.stage == self.final:
+                self.streamed_final = ev.output
             self.stages[ev.stage] = StageResult(
                 ev.stage, ev.role, ev.model, "ok", ev.output,
                 usage={"input_tokens": ev.usage.input_tokens, "output_tokens": ev.usage.output_tokens},
@@ -85,7 +95,7 @@ class RunCollector:
             self.stages[ev.stage] = StageResult(ev.stage, ev.role, ev.model, "skipped" if ev.skipped else "failed",
                                                 error=ev.error)
         elif isinstance(ev, RunFinished):
-            self.answer, self.totals = ev.answer, ev.totals
+            self.answer, self.totals, self.extras = ev.answer, ev.totals, dict(ev.extras)
         elif isinstance(ev, RunFailed):
             self.error, self.totals = ev.error, ev.totals
 
@@ -94,20 +104,22 @@ class RunCollector:
             raise CoeError(self.error or "the run did not finish", hint=f"see `coe runs show {self.run_id[:12]}`")
         final = self.stages.get(self.final)
         return RunResult(self.run_id, self.mode, self.answer, final.model if final else "",
-                         list(self.stages.values()), self.totals)
+                         list(self.stages.values()), self.totals, self.extras)
 
 
 async def run(question: str, *, mode: str = DEFAULT_MODE, team: Sequence[str] | None = None,
               fallbacks: Sequence[str] | None = None, settings: Settings | None = None,
-              pool: ModelPool | None = None, store: Store | bool = True) -> AsyncIterator[RunEvent]:
-    """The typed event stream of one run (see coe.events)."""
+              pool: ModelPool | None = None, store: Store | bool = True, kb: str | None = None,
+              use_kb: bool = True) -> AsyncIterator[RunEvent]:
+    """The typed event stream of one run (see coe.events). Retrieval modes cite the knowledge base."""
     q = check_question(question)
     settings = settings or (pool.settings if pool else load_settings())
     own_pool = pool is None
     pool = pool or ModelPool(settings)
     st = open_store(settings.database_url) if store is True else (store or None)
     try:
-        async for ev in run_request(q, mode, pool=pool, store=st, settings=settings, team=team, fallbacks=fallbacks):
+        async for ev in run_request(q, mode, pool=pool, store=st, settings=settings, team=team, fallbacks=fallbacks,
+                                    kb=kb, use_kb=use_kb):
             yield ev
     finally:
         if own_pool:

@@ -81,6 +81,15 @@ class ServerSettings(BaseModel):
     cors_origins: list[str] = Field(default_factory=list)
 
 
+class KbSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = Field(True, description="retrieval in concise/standard/deep/collaborate/moa modes")
+    default: str | None = Field(default=None, description="knowledge base to search; default: 'default' if it "
+                                                           "has documents, else the demo knowledge base")
+    min_dense: float = Field(0.84, ge=0, le=1, description="passages less similar than this are not relevant")
+
+
 class FileConfig(BaseModel):
     """The shape of coe.toml. Vendor and model tables are validated by the catalog loader."""
 
@@ -95,6 +104,7 @@ class FileConfig(BaseModel):
     store: StoreSettings = Field(default_factory=StoreSettings)  # type: ignore[arg-type]
     router: RouterSettings = Field(default_factory=RouterSettings)  # type: ignore[arg-type]
     server: ServerSettings = Field(default_factory=ServerSettings)  # type: ignore[arg-type]
+    kb: KbSettings = Field(default_factory=KbSettings)  # type: ignore[arg-type]
     team: list[str] = Field(default_factory=list, description="default team for collaborative modes")
     workflows_dir: str | None = Field(default=None, description="folder with the user's own workflow YAML files")
 

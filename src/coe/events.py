@@ -80,6 +80,7 @@ class RunFinished:
     run_id: str
     answer: str
     totals: Totals
+    extras: dict[str, Any] = field(default_factory=dict)  # references, follow-ups, retrieval details
     type: Literal["run_finished"] = "run_finished"
 
 

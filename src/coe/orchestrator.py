@@ -8,6 +8,8 @@ from typing import Any
 from coe.config import Settings
 from coe.events import RunEvent
 from coe.providers.pool import ModelPool
+from coe.retrieval.augment import prepare
+from coe.retrieval.index import KnowledgeBase
 from coe.router.decompose import SubTask
 from coe.router.service import RouterService
 from coe.store.repo import Store
@@ -34,7 +36,9 @@ def decomposed_workflow(subtasks: Sequence[SubTask], candidates: Sequence[Sequen
 async def run_request(question: str, mode: str, *, pool: ModelPool, store: Store | None, settings: Settings,
                       team: Sequence[str] | None = None, fallbacks: Sequence[str] | None = None,
                       router: RouterService | None = None, max_tokens: int | None = None,
-                      temperature: float | None = None) -> AsyncIterator[RunEvent]:
+                      temperature: float | None = None, kb: str | None = None, use_kb: bool = True,
+                      knowledge: KnowledgeBase | None = None) -> AsyncIterator[RunEvent]:
+    """One request. Retrieval modes search the knowledge base (``kb``, or the default one) and cite it."""
     router = router or RouterService(settings, pool)
     engine = Engine(pool, store, route=router.route_fn)
     workflow: Workflow | None = None
@@ -49,6 +53,10 @@ async def run_request(question: str, mode: str, *, pool: ModelPool, store: Store
                 {"text": st.text, **st.route.as_dict(), "candidates": c}
                 for st, c in zip(subtasks, cands, strict=True)]}
     workflow = workflow or load_workflow(mode, settings.file.workflows_dir)
+    aug = None
+    if use_kb and store is not None:
+        aug = await prepare(question, mode, settings, knowledge or KnowledgeBase(store), kb)
     async for ev in engine.run(question, mode, team=team, fallbacks=fallbacks, workflow=workflow,
-                               route_info=route_info, max_tokens=max_tokens, temperature=temperature):
+                               route_info=route_info, max_tokens=max_tokens, temperature=temperature,
+                               variables=aug.variables if aug else None, finalize=aug.finalize if aug else None):
         yield ev

@@ -8,6 +8,7 @@ import typer
 
 from coe import __version__
 from coe.cli import arena as arena_cmd
+from coe.cli import kb as kb_cmd
 from coe.cli import keys as keys_cmd
 from coe.cli import models as models_cmd
 from coe.cli import runs as runs_cmd
@@ -43,6 +44,7 @@ app.add_typer(models_cmd.app, name="models")
 app.add_typer(runs_cmd.app, name="runs")
 app.add_typer(keys_cmd.app, name="keys")
 app.add_typer(arena_cmd.app, name="arena")
+app.add_typer(kb_cmd.app, name="kb")
 app.command()(serve)
 
 

@@ -51,6 +51,7 @@ class RunRecord:
     cost: Cost = field(default_factory=Cost)
     latency_ms: float = 0.0
     stages: list[StageRecord] = field(default_factory=list)
+    extras: dict[str, Any] = field(default_factory=dict)
 
 
 def normalize_url(url: str) -> str:
@@ -131,7 +132,7 @@ class Store:
             finished_at=run.finished_at or datetime.now(UTC), answer=run.answer, status=run.status,
             error=run.error, route=run.route, team=list(run.team),
             input_tokens=run.usage.input_tokens, output_tokens=run.usage.output_tokens,
-            cost_usd=run.cost.total_usd, latency_ms=run.latency_ms))
+            cost_usd=run.cost.total_usd, latency_ms=run.latency_ms, extras=run.extras or None))
         for st in run.stages:
             s.add(Stage(run_id=run.id, seq=st.seq, stage=st.stage, role=st.role, round=st.round,
                         model=st.model, status=st.status, prompt=st.prompt, output=st.output,
@@ -243,7 +244,7 @@ def _run_record(r: Run) -> RunRecord:
     return RunRecord(id=r.id, mode=r.mode, question=r.question, created_at=r.created_at, status=r.status,
                      answer=r.answer, error=r.error, finished_at=r.finished_at, route=r.route,
                      team=list(r.team or []), usage=Usage(r.input_tokens, r.output_tokens),
-                     cost=Cost(0.0, r.cost_usd), latency_ms=r.latency_ms)
+                     cost=Cost(0.0, r.cost_usd), latency_ms=r.latency_ms, extras=dict(r.extras or {}))
 
 
 def _stage_record(s: Stage) -> StageRecord:

@@ -36,6 +36,7 @@ class StageSpec(BaseModel):
     timeout_s: float | None = Field(None, gt=0)
     optional: bool = Field(False, description="on failure the stage is skipped and recorded; the run goes on")
     vars: dict[str, str] = Field(default_factory=dict, description="extra {placeholders} for this stage's prompt")
+    retrieve: bool = Field(False, description="search the knowledge base for this stage's item (deep mode)")
     kind: Literal["llm", "join"] = Field("llm", description="join: no model call; the output is the inputs' "
                                                            "sections joined under their headings")
 

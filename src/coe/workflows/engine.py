@@ -44,6 +44,10 @@ DEFAULT_MODE = "direct"
 
 # A router hook: question → (route info for the trace, ranked candidate model ids). Set by the router layer.
 RouteFn = Callable[[str], Awaitable[tuple[dict[str, Any], list[str]]]]
+# Extra prompt variables per stage (spec, item) — e.g. retrieved passages. Set by the orchestrator.
+VarsFn = Callable[[StageSpec, "str | None"], Awaitable[dict[str, str]]]
+# The final answer's last step (citation checks, references) → (answer, extras for the trace).
+FinalizeFn = Callable[[str], Awaitable[tuple[str, dict[str, Any]]]]
 
 
 @dataclass
@@ -73,6 +77,7 @@ class _RunState:
     extra: list[str]  # fallback models for every stage
     max_tokens: int | None = None  # the caller's cap on every stage
     temperature: float | None = None  # the caller's temperature for every stage
+    variables: VarsFn | None = None
     outputs: dict[str, list[Output]] = field(default_factory=dict)
     failed_required: list[str] = field(default_factory=list)
 
@@ -89,7 +94,8 @@ class Engine:
     async def run(self, question: str, mode: str = DEFAULT_MODE, *, team: Sequence[str] | None = None,
                   fallbacks: Sequence[str] | None = None, workflow: Workflow | None = None,
                   route_info: dict[str, Any] | None = None, max_tokens: int | None = None,
-                  temperature: float | None = None) -> AsyncIterator[RunEvent]:
+                  temperature: float | None = None, variables: VarsFn | None = None,
+                  finalize: FinalizeFn | None = None) -> AsyncIterator[RunEvent]:
         """Run ``mode`` on ``question``. ``team`` fills the roles in order (no automatic fallback then, unless
         ``fallbacks`` names models); without a team the best available models are picked and back each other up.
         """
@@ -105,7 +111,8 @@ class Engine:
         rec = RunRecord(id=uuid.uuid4().hex, mode=wf.name, question=question, route=route_info,
                         team=[slots[s] for s in sorted(slots)])
         extra = list(fallbacks) if fallbacks is not None else ([] if team else ranked)
-        state = _RunState(rec, lang, slots, slot_plan(wf), [] if team else routed, extra, max_tokens, temperature)
+        state = _RunState(rec, lang, slots, slot_plan(wf), [] if team else routed, extra, max_tokens, temperature,
+                          variables)
         t0 = time.perf_counter()
         if self.store:
             await self.store.astart_run(rec)
@@ -128,8 +135,11 @@ class Engine:
                 rec.status, rec.error = "failed", f"stage {failed[0]} failed: " + _last_error(rec, failed[0])
                 yield RunFailed(rec.id, rec.error, totals)
             else:
-                rec.status, rec.answer = "ok", final[-1].text
-                yield RunFinished(rec.id, rec.answer, totals)
+                answer, extras = final[-1].text, dict[str, Any]()
+                if finalize is not None:
+                    answer, extras = await finalize(answer)
+                rec.status, rec.answer, rec.extras = "ok", answer, extras
+                yield RunFinished(rec.id, rec.answer, totals, extras)
             finished = True
         finally:
             if not finished and rec.status == "running":
@@ -220,7 +230,7 @@ class Engine:
         emit(StageFinished(m.key, m.spec.role, "coe/join", out, Usage(), Cost(), 0.0))
         return Output(ROLE_LABELS[state.lang].get(m.spec.role, m.spec.role), "coe/join", out)
 
-    def _prompt(self, m: Member, state: _RunState, previous: dict[str, list[Output]]) -> str:
+    async def _prompt(self, m: Member, state: _RunState, previous: dict[str, list[Output]]) -> str:
         labels = ROLE_LABELS[state.lang]
         sections: list[str] = []
         for name in m.spec.inputs:
@@ -238,13 +248,14 @@ class Engine:
                     f"### {labels.get('proposer', 'Answer')} {i}\n{o.text.strip()}" for i, o in enumerate(prev_outs, 1))
         base = str(self.pool.settings.file.workflows_dir or "")
         template = load_template(m.spec.prompt, state.lang, base)
-        return render(template, {**m.spec.vars, "question": state.record.question,
+        extra = await state.variables(m.spec, m.item) if state.variables else {}
+        return render(template, {"passages": "", **m.spec.vars, **extra, "question": state.record.question,
                                  "context": "\n\n".join(sections), "previous": prev, "item": m.item or ""})
 
     async def _run_member(self, m: Member, state: _RunState, previous: dict[str, list[Output]],
                           emit: Callable[[RunEvent], None]) -> Output | None:
         sp = m.spec
-        prompt = self._prompt(m, state, previous)
+        prompt = await self._prompt(m, state, previous)
         if sp.kind == "join":
             return self._join(m, state, emit)
         cap = [t for t in (sp.max_tokens, state.max_tokens) if t]

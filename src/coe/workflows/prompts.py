@@ -47,7 +47,8 @@ def load_template(name: str, lang: str, base_dir: str = "") -> str:
 
 
 def render(template: str, variables: dict[str, str]) -> str:
-    return _PLACEHOLDER.sub(lambda m: variables.get(m.group(1), m.group(0)), template).strip()
+    text = _PLACEHOLDER.sub(lambda m: variables.get(m.group(1), m.group(0)), template).strip()
+    return re.sub(r"\n{3,}", "\n\n", text)  # an empty block leaves no gap
 
 
 _ITEM = re.compile(r"^\s*(?:\d+[.)、:]|[-*•]|[（(]?\d+[)）])\s*(.+?)\s*$")
