@@ -23,6 +23,7 @@ from coe import __version__
 from coe.config import Settings, load_settings
 from coe.errors import ConfigError
 from coe.providers.pool import ModelPool
+from coe.retrieval.index import KnowledgeBase
 from coe.router.service import RouterService
 from coe.server.arena_routes import router as arena_router
 from coe.server.errors import install_handlers
@@ -93,7 +94,7 @@ def create_app(settings: Settings | None = None, *, pool: ModelPool | None = Non
         settings=settings, pool=pool, store=store, router=router or RouterService(settings, pool),
         keys=KeyRepo(store), limiter=RedisRateLimiter(redis) if redis else MemoryRateLimiter(),
         cache=(RedisCache(redis) if redis else MemoryCache()) if settings.file.server.cache_ttl_s else None,
-        metrics=metrics, open_mode=open_mode, redis=redis)
+        metrics=metrics, open_mode=open_mode, knowledge=KnowledgeBase(store), redis=redis)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

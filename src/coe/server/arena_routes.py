@@ -6,11 +6,11 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from dataclasses import asdict
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from coe.arena.battles import BattleReady, BattleStarted, run_battle
 from coe.arena.ratings import leaderboard
@@ -19,23 +19,25 @@ from coe.errors import CoeError, InputError
 from coe.events import event_dict
 from coe.server.errors import ApiError, from_coe_error
 from coe.server.openai_routes import ERRORS, auth
+from coe.server.schemas import CleanModel, ErrorResponse
 from coe.server.state import app_state
 from coe.store.keys import KeyInfo
 
 router = APIRouter(prefix="/v1/coe/arena")
 
 
-class BattleRequest(BaseModel):
+class BattleRequest(CleanModel):
     model_config = ConfigDict(extra="forbid")
 
     prompt: str = Field(min_length=1, max_length=20_000, pattern=r"[^\s\x00]")
-    models: list[str] | None = Field(default=None, min_length=2, max_length=6)
+    models: list[Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*/\S+$", max_length=256)]] | None = Field(
+        default=None, min_length=2, max_length=6, json_schema_extra={"uniqueItems": True})
     n: int = Field(default=3, ge=2, le=6)
     max_tokens: int | None = Field(default=None, ge=1, le=8192)
     stream: bool = False
 
 
-class VoteRequest(BaseModel):
+class VoteRequest(CleanModel):
     model_config = ConfigDict(extra="forbid")
 
     winner: str | int = Field(description="position (0-based), label A–F, a model of the battle, 'tie' or 'bad'")
@@ -47,13 +49,20 @@ def _sse(obj: dict[str, Any]) -> bytes:
     return b"data: " + json.dumps(obj, ensure_ascii=False, default=str).encode() + b"\n\n"
 
 
-@router.post("/battles", responses=ERRORS)
+@router.post("/battles", responses={**ERRORS, 409: {"model": ErrorResponse}, 200: {"content": {
+    "application/json": {"schema": {"type": "object"}}, "text/event-stream": {}}}})
 async def create_battle(body: BattleRequest, request: Request, _key: KeyInfo | None = Depends(auth)) -> Any:
     st = app_state(request)
     gen = run_battle(body.prompt, pool=st.pool, store=st.store, models=body.models, n=body.n,
                      router=st.router, max_tokens=body.max_tokens)
     try:
         first = await anext(gen)
+    except InputError as e:
+        if str(e).startswith("unknown model"):
+            raise ApiError(404, str(e), code="model_not_found", param="models") from None
+        if "available models" in str(e):  # the request is fine; this server has too few models for it
+            raise ApiError(409, str(e), code="not_enough_models", param="n") from None
+        raise from_coe_error(e) from None
     except CoeError as e:
         raise from_coe_error(e) from None
     assert isinstance(first, BattleStarted)

@@ -8,15 +8,17 @@ import json
 import time
 from collections.abc import AsyncIterator
 from dataclasses import asdict
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from coe.api import RunCollector, check_question
 from coe.errors import CoeError, InputError
 from coe.events import RunEvent, RunFailed, RunFinished, RunStarted, StageFailed, StageFinished, StageStarted, Token
 from coe.orchestrator import run_request
+from coe.retrieval.mindmap import render as render_mindmap
+from coe.retrieval.mindmap import tree_from_answer
 from coe.server.errors import ApiError, from_coe_error
 from coe.server.schemas import (
     MODE_MODELS,
@@ -103,8 +105,28 @@ async def get_run(run_id: str, request: Request, _key: KeyInfo | None = Depends(
     return d
 
 
+@router.get("/v1/coe/runs/{run_id}/mindmap", responses={
+    **ERRORS, 200: {"content": {"image/svg+xml": {"schema": {"type": "string"}},
+                                "text/plain": {"schema": {"type": "string"}}}}})
+async def get_mindmap(run_id: str, request: Request, format: Literal["json", "svg", "mermaid", "markdown"] = "json",
+                      _key: KeyInfo | None = Depends(auth)) -> Any:
+    """The run's answer as a mind map: a JSON tree, SVG, Mermaid ``mindmap`` text or a markdown outline."""
+    st = app_state(request)
+    try:
+        rec = await asyncio.to_thread(st.store.get_run, run_id)
+    except InputError as e:
+        raise ApiError(404, str(e), "not_found_error", code="run_not_found") from None
+    if not rec.answer:
+        raise ApiError(404, f"run {run_id} has no answer", "not_found_error", code="no_answer")
+    tree = tree_from_answer(rec.answer, rec.question)
+    if format == "json":
+        return tree.as_dict()
+    media = "image/svg+xml" if format == "svg" else "text/plain"
+    return Response(render_mindmap(tree, format), media_type=media)
+
+
 @router.post("/v1/chat/completions", response_model=ChatCompletion, response_model_exclude_none=True, responses={
-    **ERRORS, 200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}}})
+    **ERRORS, 200: {"content": {"text/event-stream": {}}}})
 async def chat_completions(body: ChatCompletionRequest, request: Request,
                            key: KeyInfo | None = Depends(auth)) -> Any:
     st = app_state(request)
@@ -126,7 +148,8 @@ async def chat_completions(body: ChatCompletionRequest, request: Request,
         if cached:
             return JSONResponse(json.loads(cached), headers={"X-CoE-Cache": "hit"})
     gen = run_request(question, mode, pool=st.pool, store=st.store, settings=st.settings, team=team,
-                      router=st.router, max_tokens=body.token_cap, temperature=body.temperature)
+                      router=st.router, max_tokens=body.token_cap, temperature=body.temperature,
+                      knowledge=st.knowledge)
     try:
         first = await anext(gen)
     except CoeError as e:
@@ -152,6 +175,7 @@ async def chat_completions(body: ChatCompletionRequest, request: Request,
         id=f"chatcmpl-{collector.run_id}", created=int(time.time()), model=body.model,
         choices=[Choice(message=AssistantMessage(content=collector.answer))], usage=_usage(collector.totals),
         coe={"run_id": collector.run_id, "mode": collector.mode, "model": final.model if final else None,
+             **{k: v for k, v in collector.extras.items()},
              "latency_ms": round((time.perf_counter() - t0) * 1000, 1),
              "cost_usd": collector.totals.cost.total_usd,
              "stages": [{"stage": s.stage, "role": s.role, "model": s.model, "status": s.status,
@@ -189,6 +213,7 @@ async def _sse(st: AppState, model: str, first: RunEvent, gen: AsyncIterator[Run
     cid, created, final = f"chatcmpl-{first.run_id}", int(time.time()), first.final
     roles: dict[str, tuple[str, str]] = {}
     cost = 0.0
+    streamed = ""
     st.metrics.open_streams.inc()
     try:
         yield _chunk(cid, created, model, {"role": "assistant", "content": ""},
@@ -200,6 +225,8 @@ async def _sse(st: AppState, model: str, first: RunEvent, gen: AsyncIterator[Run
                 role, m = roles.get(ev.stage, ("", ""))
                 info = {"stage": ev.stage, "role": role, "model": m}
                 field = "content" if ev.stage == final and not ev.reasoning else "reasoning_content"
+                if field == "content":
+                    streamed += ev.text
                 yield _chunk(cid, created, model, {field: ev.text}, info)
             elif isinstance(ev, StageStarted):
                 roles[ev.stage] = (ev.role, ev.model)
@@ -217,6 +244,10 @@ async def _sse(st: AppState, model: str, first: RunEvent, gen: AsyncIterator[Run
                     "event": "stage_failed", "stage": ev.stage, "role": ev.role, "model": ev.model,
                     "error": ev.error, "fallback_to": ev.fallback_to, "skipped": ev.skipped})
             elif isinstance(ev, RunFinished):
+                if ev.extras:  # citations: the reference list (and any markers) came after the streamed text
+                    tail = ev.answer[len(streamed):] if ev.answer.startswith(streamed) else ""
+                    yield _chunk(cid, created, model, {"content": tail} if tail else {},
+                                 {"event": "references", "answer": ev.answer, **ev.extras})
                 yield _chunk(cid, created, model, {}, {"event": "run_finished", "run_id": ev.run_id}, finish="stop")
                 if include_usage:
                     u = _usage(ev.totals).model_dump()

@@ -4,12 +4,34 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 MODE_MODELS: dict[str, str] = {
     "coe-auto": "auto", "coe-concise": "concise", "coe-standard": "standard", "coe-deep": "deep",
     "coe-collab": "collaborate", "coe-collab-5": "collaborate-5", "coe-moa": "moa",
 }
+
+
+def _clean(value: Any) -> Any:
+    """JSON may carry lone UTF-16 surrogates (valid JSON, invalid Unicode): replace them instead of failing."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+            return value
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    if isinstance(value, dict):
+        return {_clean(k): _clean(v) for k, v in value.items()}
+    return value
+
+
+class CleanModel(BaseModel):
+    @model_validator(mode="before")
+    @classmethod
+    def _surrogates(cls, data: Any) -> Any:
+        return _clean(data)
 
 
 NonBlank = Annotated[str, Field(min_length=1, pattern=r"[^\s\x00]")]
@@ -48,7 +70,7 @@ class CoeOptions(BaseModel):
     team: list[str] | None = Field(default=None, max_length=16)
 
 
-class ChatCompletionRequest(BaseModel):
+class ChatCompletionRequest(CleanModel):
     # Unknown fields (tools, logprobs, …) are accepted and ignored, as most OpenAI-compatible servers do.
     model_config = ConfigDict(extra="allow")
 

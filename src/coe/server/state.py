@@ -12,6 +12,7 @@ from fastapi import Request
 
 from coe.config import Settings
 from coe.providers.pool import ModelPool
+from coe.retrieval.index import KnowledgeBase
 from coe.router.service import RouterService
 from coe.server.errors import ApiError
 from coe.server.limits import Cache, RateLimiter
@@ -33,6 +34,7 @@ class AppState:
     cache: Cache | None
     metrics: Metrics
     open_mode: bool
+    knowledge: KnowledgeBase
     redis: Any = None
     _verified: dict[str, tuple[float, KeyInfo]] = field(default_factory=dict)
 
