@@ -90,6 +90,14 @@ class KbSettings(BaseModel):
     min_dense: float = Field(0.84, ge=0, le=1, description="passages less similar than this are not relevant")
 
 
+class SearchSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    web: Literal["none", "searxng", "brave"] = Field("none", description="web search backend (off by default)")
+    searxng_url: str | None = None
+    results: int = Field(4, ge=1, le=20)
+
+
 class FileConfig(BaseModel):
     """The shape of coe.toml. Vendor and model tables are validated by the catalog loader."""
 
@@ -105,6 +113,7 @@ class FileConfig(BaseModel):
     router: RouterSettings = Field(default_factory=RouterSettings)  # type: ignore[arg-type]
     server: ServerSettings = Field(default_factory=ServerSettings)  # type: ignore[arg-type]
     kb: KbSettings = Field(default_factory=KbSettings)  # type: ignore[arg-type]
+    search: SearchSettings = Field(default_factory=SearchSettings)  # type: ignore[arg-type]
     team: list[str] = Field(default_factory=list, description="default team for collaborative modes")
     workflows_dir: str | None = Field(default=None, description="folder with the user's own workflow YAML files")
 

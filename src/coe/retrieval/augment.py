@@ -13,6 +13,7 @@ from coe.lang import detect_language
 from coe.retrieval.cite import CitationContext
 from coe.retrieval.demo import DEMO_KB
 from coe.retrieval.index import DEFAULT_KB, KnowledgeBase, Passage
+from coe.retrieval.websearch import WebSearch, web_search
 from coe.workflows.base import StageSpec
 
 PASSAGES_PER_MODE = {"concise": 3, "standard": 6, "deep": 3, "collaborate": 5, "collaborate-5": 5, "moa": 5}
@@ -32,14 +33,21 @@ def choose_kb(settings: Settings, kb: KnowledgeBase, requested: str | None) -> s
 @dataclass
 class Augmentation:
     kb: KnowledgeBase
-    name: str
+    name: str | None
     k: int
     min_dense: float
     ctx: CitationContext
+    web: WebSearch | None = None
+    web_results: int = 4
 
     async def search(self, query: str) -> list[Passage]:
-        found = await asyncio.to_thread(self.kb.search, query, self.name, self.k)
-        return [p for p in found if p.dense >= self.min_dense]
+        found: list[Passage] = []
+        if self.name is not None:
+            hits = await asyncio.to_thread(self.kb.search, query, self.name, self.k)
+            found = [p for p in hits if p.dense >= self.min_dense]
+        if self.web is not None:
+            found += await self.web.search(query, self.web_results)
+        return found
 
     async def variables(self, spec: StageSpec, item: str | None) -> dict[str, str]:
         if spec.retrieve and item:
@@ -50,6 +58,8 @@ class Augmentation:
         text, extras = self.ctx.finalize(answer)
         if extras:
             extras["retrieval"]["kb"] = self.name
+            if self.web is not None:
+                extras["retrieval"]["web"] = self.web.name
         return text, extras
 
 
@@ -59,11 +69,12 @@ async def prepare(question: str, mode: str, settings: Settings, kb: KnowledgeBas
     if mode not in PASSAGES_PER_MODE or not settings.file.kb.enabled:
         return None
     name = choose_kb(settings, kb, requested)
-    if name is None:
+    web = web_search(settings)
+    if name is None and web is None:
         return None
     if requested and not await asyncio.to_thread(lambda: kb.kbs().get(requested)):
         raise InputError(f"no knowledge base '{requested}'", hint="see `coe kb list`; add files with `coe kb add`")
     aug = Augmentation(kb, name, PASSAGES_PER_MODE[mode], settings.file.kb.min_dense,
-                       CitationContext(detect_language(question)))
+                       CitationContext(detect_language(question)), web, settings.file.search.results)
     aug.ctx.add(await aug.search(question))
     return aug

@@ -100,8 +100,24 @@ class CitationContext:
             lines = "\n".join(f"[{r['n']}] {r['title']} — {r['source']} — “{_snip(r['snippet'])}”" for r in refs)
             text = f"{text.rstrip()}\n\n{REFS_TITLE[self.lang]}:\n{lines}"
         return text, {"references": refs, "dropped_markers": dropped, "attributed": attributed,
+                      "followups": self.followups(cited),
                       "retrieval": {"found": len(self.passages),
                                     "passages": [self._ref(i + 1) for i in range(len(self.passages))]}}
+
+    def followups(self, cited: list[int], limit: int = 3) -> list[str]:
+        """Suggested next questions: about related passages that were retrieved but not used, then a deeper
+        look at the main source."""
+        related = [p.title for i, p in enumerate(self.passages, 1) if i not in cited and p.title]
+        main = self.passages[cited[0] - 1].title if cited else None
+        if self.lang == "zh":
+            out = [f"「{t}」是什么意思？" for t in related]
+            if main:
+                out.append(f"关于「{main}」还有哪些相关内容？")
+        else:
+            out = [f"What is “{t}” about?" for t in related]
+            if main:
+                out.append(f"Tell me more about “{main}”.")
+        return list(dict.fromkeys(out))[:limit]
 
     def _attribute(self, text: str) -> tuple[str, int]:
         """Add [n] after sentences that restate a passage (small models often forget to cite)."""
