@@ -58,6 +58,7 @@ def test_off_by_default_and_config_errors() -> None:
 
 def test_followups_suggest_related_passages() -> None:
     c = CitationContext("zh")
-    c.add([Passage(1, "k", "塞翁失马", "s", "塞翁失马，比喻坏事可变好事。"), Passage(2, "k", "塞翁得马", "s", "得失无常。")])
+    c.add([Passage(1, "k", "塞翁失马", "s", "塞翁失马，比喻坏事可变好事。"),
+           Passage(2, "k", "塞翁得马", "s", "得失无常。")])
     _, extras = c.finalize("塞翁失马，比喻坏事可变好事。")
     assert extras["followups"] == ["「塞翁得马」是什么意思？", "关于「塞翁失马」还有哪些相关内容？"]
