@@ -179,3 +179,18 @@ async def test_concurrent_streams(tmp_path: Path) -> None:
                     return "".join(text)
             results = await asyncio.gather(*[one() for _ in range(50)])
         assert results == ["0123456789"] * 50
+
+
+def test_exact_match_cache(tmp_path: Path) -> None:
+    from coe.config import FileConfig, ServerSettings, Settings
+
+    settings = Settings(FileConfig(server=ServerSettings(cache_ttl_s=60)), env={})
+    app, store = fake_app(tmp_path, settings=settings)
+    with serve(app, store) as srv:
+        body = {"model": "fa/m", "messages": [{"role": "user", "content": "same question"}]}
+        first = httpx.post(f"{srv.url}/v1/chat/completions", json=body, timeout=30)
+        second = httpx.post(f"{srv.url}/v1/chat/completions", json=body, timeout=30)
+        other = httpx.post(f"{srv.url}/v1/chat/completions", timeout=30,
+                           json={**body, "messages": [{"role": "user", "content": "another"}]})
+        assert "x-coe-cache" not in first.headers and second.headers["x-coe-cache"] == "hit"
+        assert second.json() == first.json() and "x-coe-cache" not in other.headers

@@ -41,6 +41,7 @@ def serve(
     if workers > 1:
         os.environ["COE_SERVE_OPEN"] = "1" if open_mode else "0"
         os.environ["COE_SERVE_HOST"] = host
+        os.environ["COE_SERVE_LOG_LEVEL"] = log_level.upper()
         if state.config:
             os.environ["COE_CONFIG"] = state.config
         settings()  # a bad config fails here, once, in one line

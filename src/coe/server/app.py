@@ -156,6 +156,9 @@ def _ping(store: Store) -> None:
 
 def app_from_env() -> FastAPI:
     """Factory for `uvicorn --factory` (used by `coe serve --workers N`): settings from COE_CONFIG."""
+    from coe.server.logs import setup_json_logging
+
+    setup_json_logging(logging.getLevelName(os.environ.get("COE_SERVE_LOG_LEVEL", "INFO")))
     open_mode = os.environ.get("COE_SERVE_OPEN") == "1"
     if open_mode and not is_loopback(os.environ.get("COE_SERVE_HOST", "")):
         raise ConfigError("open mode (no API keys) is only allowed on a loopback address")

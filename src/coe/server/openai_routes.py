@@ -182,7 +182,7 @@ async def chat_completions(body: ChatCompletionRequest, request: Request,
                          "usage": s.usage, "cost_usd": s.cost_usd, "latency_ms": s.latency_ms, "error": s.error}
                         for s in collector.stages.values()]})
     if cache_key and st.cache is not None:
-        await st.cache.set(cache_key, out.model_dump_json(), st.settings.file.server.cache_ttl_s)
+        await st.cache.set(cache_key, out.model_dump_json(exclude_none=True), st.settings.file.server.cache_ttl_s)
     return out
 
 
