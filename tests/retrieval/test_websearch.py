@@ -8,6 +8,7 @@ import pytest
 
 from coe.config import FileConfig, SearchSettings, Settings
 from coe.errors import ConfigError, MissingKeyError, UnavailableError
+from coe.providers.fake import FakeScript
 from coe.providers.http import HttpRequest, MockResponse, MockTransport
 from coe.retrieval.cite import CitationContext
 from coe.retrieval.index import Passage
@@ -62,3 +63,17 @@ def test_followups_suggest_related_passages() -> None:
            Passage(2, "k", "塞翁得马", "s", "得失无常。")])
     _, extras = c.finalize("塞翁失马，比喻坏事可变好事。")
     assert extras["followups"] == ["「塞翁得马」是什么意思？", "关于「塞翁失马」还有哪些相关内容？"]
+
+
+async def test_model_mind_map_with_deterministic_fallback() -> None:
+    from coe.retrieval.mindmap import build_tree
+    from tests.fakes import fake_pool
+
+    good = '```json\n{"label": "塞翁失马", "children": [{"label": "含义", "children": [{"label": "祸福相依"}]}, ' \
+           '{"label": "出处", "children": []}]}\n```'
+    pool, _ = fake_pool({"fa/m": FakeScript([good]), "fb/m": FakeScript(["not json at all"])})
+    tree, by = await build_tree("## A\n- b", "q", pool, "fa/m")
+    assert by == "model" and [c.label for c in tree.children] == ["含义", "出处"]
+    assert tree.children[0].children[0].label == "祸福相依"
+    tree2, by2 = await build_tree("## A\n- b\n## C", "q", pool, "fb/m")
+    assert by2 == "answer" and [c.label for c in tree2.children] == ["A", "C"]

@@ -13,7 +13,8 @@ from coe.cli.common import err, settings
 from coe.cli.common import run as run_sync
 from coe.cli.render import LiveRenderer
 from coe.errors import InputError
-from coe.retrieval.mindmap import check_output_path, write_mindmap
+from coe.providers.pool import ModelPool
+from coe.retrieval.mindmap import build_tree, check_output_path, write_mindmap
 from coe.workflows.base import builtin_names
 from coe.workflows.engine import DEFAULT_MODE
 from coe.workflows.team import parse_team
@@ -62,7 +63,10 @@ async def _ask(question: str, mode: str, team: list[str] | None, fallback: list[
             live.handle(ev)
     res = collector.result()
     if mindmap is not None:
-        write_mindmap(res.answer, question, mindmap)
+        async with ModelPool(settings()) as pool:
+            tree, made_by = await build_tree(res.answer, question, pool, res.model or pool.default_model())
+        write_mindmap(res.answer, question, mindmap, tree)
+        err.print(f"[dim]mind map ({'by the model' if made_by == 'model' else 'from the answer'}) → {mindmap}[/]")
     if as_json:
         print(json.dumps(result_json(collector), ensure_ascii=False))
         return

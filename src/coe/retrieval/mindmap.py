@@ -71,6 +71,52 @@ def tree_from_answer(answer: str, question: str = "") -> Node:
     return root
 
 
+def tree_from_json(data: Any, depth: int = 0) -> Node | None:
+    """A model's JSON tree, validated: labels present, at most 4 levels and MAX_CHILDREN per node."""
+    if not isinstance(data, dict) or depth > 3:
+        return None
+    label = _label(str(data.get("label", "")))
+    if not label:
+        return None
+    kids = data.get("children") or []
+    children = [c for c in (tree_from_json(k, depth + 1) for k in kids[:MAX_CHILDREN]) if c] if isinstance(
+        kids, list) else []
+    return Node(label, children)
+
+
+async def model_tree(pool: Any, model: str, answer: str, question: str) -> Node | None:
+    """Ask ``model`` for the tree; None when it fails or returns something unusable (then use the fallback)."""
+    from coe.errors import CoeError
+    from coe.lang import detect_language
+    from coe.types import ChatRequest
+    from coe.workflows.prompts import load_template, render
+
+    prompt = render(load_template("mindmap", detect_language(question + answer)),
+                    {"question": question, "answer": answer[:6000]})
+    try:
+        done = await pool.complete(ChatRequest.of(model, prompt, max_tokens=400, temperature=0.0))
+    except CoeError:
+        return None
+    text = done.text
+    start, end = text.find("{"), text.rfind("}")
+    if start < 0 or end <= start:
+        return None
+    try:
+        tree = tree_from_json(json.loads(text[start : end + 1]))
+    except ValueError:
+        return None
+    return tree if tree is not None and tree.children else None
+
+
+async def build_tree(answer: str, question: str, pool: Any = None, model: str | None = None) -> tuple[Node, str]:
+    """The model's tree when a model is given and it answers usably, else the deterministic one."""
+    if pool is not None and model:
+        tree = await model_tree(pool, model, answer, question)
+        if tree is not None:
+            return tree, "model"
+    return tree_from_answer(answer, question), "answer"
+
+
 def to_outline(node: Node, depth: int = 0) -> str:
     lines = [("#" if depth == 0 else "  " * (depth - 1) + "-") + " " + node.label]
     for c in node.children:
@@ -168,9 +214,9 @@ def check_output_path(path: str) -> Path:
     return p
 
 
-def write_mindmap(answer: str, question: str, path: str) -> Path:
+def write_mindmap(answer: str, question: str, path: str, tree: Node | None = None) -> Path:
     p = check_output_path(path)
-    text = render(tree_from_answer(answer, question), p.suffix.lower())
+    text = render(tree or tree_from_answer(answer, question), p.suffix.lower())
     tmp = p.with_name(p.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(p)

@@ -17,8 +17,8 @@ from coe.api import RunCollector, check_question
 from coe.errors import CoeError, InputError
 from coe.events import RunEvent, RunFailed, RunFinished, RunStarted, StageFailed, StageFinished, StageStarted, Token
 from coe.orchestrator import run_request
+from coe.retrieval.mindmap import build_tree
 from coe.retrieval.mindmap import render as render_mindmap
-from coe.retrieval.mindmap import tree_from_answer
 from coe.server.errors import ApiError, from_coe_error
 from coe.server.schemas import (
     MODE_MODELS,
@@ -109,8 +109,9 @@ async def get_run(run_id: str, request: Request, _key: KeyInfo | None = Depends(
     **ERRORS, 200: {"content": {"image/svg+xml": {"schema": {"type": "string"}},
                                 "text/plain": {"schema": {"type": "string"}}}}})
 async def get_mindmap(run_id: str, request: Request, format: Literal["json", "svg", "mermaid", "markdown"] = "json",
-                      _key: KeyInfo | None = Depends(auth)) -> Any:
-    """The run's answer as a mind map: a JSON tree, SVG, Mermaid ``mindmap`` text or a markdown outline."""
+                      by_model: bool = False, _key: KeyInfo | None = Depends(auth)) -> Any:
+    """The run's answer as a mind map: a JSON tree, SVG, Mermaid ``mindmap`` text or a markdown outline.
+    ``by_model=true`` asks the answering model for the tree (falling back to the answer's structure)."""
     st = app_state(request)
     try:
         rec = await asyncio.to_thread(st.store.get_run, run_id)
@@ -118,7 +119,8 @@ async def get_mindmap(run_id: str, request: Request, format: Literal["json", "sv
         raise ApiError(404, str(e), "not_found_error", code="run_not_found") from None
     if not rec.answer:
         raise ApiError(404, f"run {run_id} has no answer", "not_found_error", code="no_answer")
-    tree = tree_from_answer(rec.answer, rec.question)
+    final = next((x.model for x in sorted(rec.stages, key=lambda x: -x.seq) if x.status == "ok"), None)
+    tree, _ = await build_tree(rec.answer, rec.question, st.pool if by_model else None, final)
     if format == "json":
         return tree.as_dict()
     media = "image/svg+xml" if format == "svg" else "text/plain"
