@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -111,25 +110,12 @@ def vote_cmd(
 
 def _load_battles_file(path: str) -> list[Any]:
     from coe.arena.ratings import from_arena_rows
+    from coe.jsonl import read_jsonl
 
-    p = Path(path)
     try:
-        lines = p.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        raise InputError(f"file not found: {p}") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise InputError(f"cannot read {p} ({e.__class__.__name__})") from None
-    rows = []
-    for i, line in enumerate(lines, 1):
-        if line.strip():
-            try:
-                rows.append(json.loads(line))
-            except ValueError:
-                raise InputError(f"{p}:{i}: not a JSON object") from None
-    try:
-        return from_arena_rows(rows)
+        return from_arena_rows([obj for _, obj in read_jsonl(path)])
     except ValueError as e:
-        raise InputError(f"{p}: {e}") from None
+        raise InputError(f"{path}: {e}") from None
 
 
 @app.command()

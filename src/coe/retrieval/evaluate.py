@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from coe.errors import InputError
+from coe.jsonl import read_jsonl
 from coe.retrieval.index import KnowledgeBase, Mode
 
 
@@ -16,17 +16,11 @@ def builtin_eval_path() -> Path:
 
 
 def load_eval(path: str | Path) -> list[dict[str, Any]]:
-    p = Path(path)
-    try:
-        rows = [json.loads(line) for line in p.read_text(encoding="utf-8").splitlines() if line.strip()]
-    except FileNotFoundError:
-        raise InputError(f"file not found: {p}") from None
-    except ValueError:
-        raise InputError(f"{p}: every line must be a JSON object with 'query' and 'relevant'") from None
-    for i, r in enumerate(rows, 1):
-        if not isinstance(r, dict) or not r.get("query") or not isinstance(r.get("relevant"), list):
-            raise InputError(f"{p}:{i}: needs 'query' (text) and 'relevant' (list of passage titles)")
-    return rows
+    rows = read_jsonl(path)
+    for n, r in rows:
+        if not r.get("query") or not isinstance(r.get("relevant"), list):
+            raise InputError(f"{path}:{n}: needs 'query' (text) and 'relevant' (list of passage titles)")
+    return [r for _, r in rows]
 
 
 def recall_at_k(kb: KnowledgeBase, name: str, rows: list[dict[str, Any]], k: int = 5) -> dict[str, Any]:
