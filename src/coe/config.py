@@ -87,7 +87,7 @@ class KbSettings(BaseModel):
     enabled: bool = Field(True, description="retrieval in concise/standard/deep/collaborate/moa modes")
     default: str | None = Field(default=None, description="knowledge base to search; default: 'default' if it "
                                                            "has documents, else the demo knowledge base")
-    min_dense: float = Field(0.84, ge=0, le=1, description="passages less similar than this are not relevant")
+    min_dense: float = Field(0.89, ge=0, le=1, description="passages less similar than this are not relevant")
 
 
 class SearchSettings(BaseModel):

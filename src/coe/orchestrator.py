@@ -54,8 +54,8 @@ async def run_request(question: str, mode: str, *, pool: ModelPool, store: Store
                 for st, c in zip(subtasks, cands, strict=True)]}
     workflow = workflow or load_workflow(mode, settings.file.workflows_dir)
     aug = None
-    if use_kb and store is not None:
-        aug = await prepare(question, mode, settings, knowledge or KnowledgeBase(store), kb)
+    if use_kb and (knowledge is not None or store is not None):
+        aug = await prepare(question, mode, settings, knowledge or KnowledgeBase(store), kb)  # type: ignore[arg-type]
     async for ev in engine.run(question, mode, team=team, fallbacks=fallbacks, workflow=workflow,
                                route_info=route_info, max_tokens=max_tokens, temperature=temperature,
                                variables=aug.variables if aug else None, finalize=aug.finalize if aug else None):

@@ -71,3 +71,25 @@ def test_cited_answer_about_an_idiom(embedded_home: Path, tmp_path: Path) -> Non
         assert "塞翁" in refs[n]["title"] or "塞翁失马" in refs[n]["snippet"], refs[n]
     assert data["retrieval"]["kb"] == DEMO_KB
     xml.dom.minidom.parseString(svg.read_text(encoding="utf-8"))
+
+
+async def test_relevance_gate_on_the_demo_kb(demo_kb: KnowledgeBase) -> None:
+    from coe.events import RunFinished
+    from coe.orchestrator import run_request
+    from coe.providers.fake import FakeScript
+    from tests.fakes import fake_pool
+
+    pool, provs = fake_pool({"fa/m": FakeScript(["塞翁失马比喻一时虽然受到损失，也许反而因此能得到好处。"])})
+    events = [ev async for ev in run_request("“塞翁失马”是什么意思?", "standard", pool=pool, store=None,
+                                             settings=pool.settings, team=["fa/m"], knowledge=demo_kb)]
+    done = events[-1]
+    assert isinstance(done, RunFinished)
+    assert any(r["title"] == "塞翁失马" for r in done.extras["references"])
+    assert "<passage" in provs["fa/m"].calls[0].messages[0].content
+    pool2, provs2 = fake_pool({"fa/m": FakeScript(["def quicksort(xs): ..."])})
+    events = [ev async for ev in run_request("写一个Python快速排序", "standard", pool=pool2, store=None,
+                                             settings=pool2.settings, team=["fa/m"], knowledge=demo_kb)]
+    done = events[-1]
+    assert isinstance(done, RunFinished) and done.extras["references"] == []
+    assert done.answer.endswith("（知识库中没有找到相关资料。）")
+    assert "<passage" not in provs2["fa/m"].calls[0].messages[0].content
