@@ -242,3 +242,28 @@ def test_settings_repr_hides_keys(tmp_path: Path) -> None:
     for text in (repr(s), str(s)):
         assert secret not in text
     assert "2 hidden" in repr(s)
+
+
+async def test_reasoning_models_send_max_completion_tokens() -> None:
+    import json as _json
+
+    from coe.providers.http import MockResponse, MockTransport, RetryPolicy, Timeouts
+    from coe.providers.openai_compat import OpenAIChatAdapter
+    from coe.providers.remote import HttpProvider
+    from coe.types import ChatRequest
+
+    catalog = load_catalog()
+    bodies: list[dict[str, object]] = []
+
+    def handler(req: object) -> MockResponse:
+        bodies.append(_json.loads(req.body))  # type: ignore[attr-defined]
+        return MockResponse(200, b'{"choices": [{"message": {"content": "ok"}, "finish_reason": "stop"}]}')
+
+    for mid in ("openai/o3-mini", "openai/gpt-4o"):
+        info = catalog.model(mid)
+        p = HttpProvider(info, catalog.vendor_of(info), OpenAIChatAdapter(), MockTransport(handler),
+                         base_url="https://x/v1", key="k", retry=RetryPolicy(max_attempts=1),
+                         timeouts=Timeouts(1, 1), total_timeout_s=5)
+        await p.complete(ChatRequest.of(mid, "hi", max_tokens=10))
+    assert bodies[0].get("max_completion_tokens") == 10 and "max_tokens" not in bodies[0]
+    assert bodies[1].get("max_tokens") == 10 and "max_completion_tokens" not in bodies[1]

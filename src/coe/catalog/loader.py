@@ -47,6 +47,9 @@ class ModelInfo(BaseModel):
     price_out: float = Field(0.0, ge=0, description="USD per 1M output tokens")
     strengths: tuple[str, ...] = ()
     tier: Literal["strong", "balanced", "cheap"] = "balanced"
+    token_param: Literal["max_tokens", "max_completion_tokens"] = Field(
+        "max_tokens", description="the request field that caps output (OpenAI's reasoning models need "
+                                  "max_completion_tokens)")
     languages: tuple[str, ...] = ("en",)
 
     @field_validator("strengths")

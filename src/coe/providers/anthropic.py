@@ -20,7 +20,7 @@ class AnthropicAdapter:
     name = "anthropic"
 
     def build(self, base_url: str, model: str, key: str | None, request: ChatRequest,
-              *, stream: bool) -> HttpRequest:
+              *, stream: bool, token_param: str = "max_tokens") -> HttpRequest:
         system = "\n\n".join(m.content for m in request.messages if m.role == "system")
         body: dict[str, Any] = {
             "model": model,

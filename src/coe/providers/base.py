@@ -36,7 +36,7 @@ class WireAdapter(Protocol):
     name: str
 
     def build(self, base_url: str, model: str, key: str | None, request: ChatRequest,
-              *, stream: bool) -> HttpRequest: ...
+              *, stream: bool, token_param: str = "max_tokens") -> HttpRequest: ...
 
     def parse_completion(self, data: Mapping[str, Any]) -> tuple[str, str, Usage, str | None]:
         """(text, reasoning, usage, finish_reason) from a non-streaming response body."""

@@ -42,7 +42,7 @@ class OpenAIChatAdapter:
     name = "openai"
 
     def build(self, base_url: str, model: str, key: str | None, request: ChatRequest,
-              *, stream: bool) -> HttpRequest:
+              *, stream: bool, token_param: str = "max_tokens") -> HttpRequest:
         body: dict[str, Any] = {
             "model": model,
             "messages": [{"role": m.role, "content": m.content} for m in request.messages],
@@ -51,7 +51,7 @@ class OpenAIChatAdapter:
         if stream:
             body["stream_options"] = {"include_usage": True}
         if request.max_tokens is not None:
-            body["max_tokens"] = request.max_tokens
+            body[token_param] = request.max_tokens
         if request.temperature is not None:
             body["temperature"] = request.temperature
         if request.top_p is not None:

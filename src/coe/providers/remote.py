@@ -98,7 +98,8 @@ class HttpProvider:
 
     async def _open(self, stack: AsyncExitStack, request: ChatRequest, *, stream: bool) -> HttpResponse:
         """Send with retries; return a 2xx response registered on ``stack``."""
-        http_req = self.adapter.build(self.base_url, self.info.model, self._key, request, stream=stream)
+        http_req = self.adapter.build(self.base_url, self.info.model, self._key, request, stream=stream,
+                                      token_param=self.info.token_param)
         attempt = 0
         while True:
             attempt += 1
