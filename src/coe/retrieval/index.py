@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, Literal
 
 import numpy as np
@@ -40,12 +41,17 @@ class Passage:
     bm25: float = 0.0
 
 
-def tokenize(text: str) -> list[str]:
-    """jieba search-mode tokens (Chinese words and their parts; Latin words), lowercased, no punctuation."""
+@lru_cache(maxsize=1)
+def _jieba() -> Any:
     import jieba
 
-    jieba.setLogLevel(logging.WARNING)
-    return [t.lower() for t in jieba.lcut_for_search(text) if _WORD.search(t)]
+    jieba.setLogLevel(logging.WARNING)  # once, not per call: indexing tokenizes thousands of passages
+    return jieba
+
+
+def tokenize(text: str) -> list[str]:
+    """jieba search-mode tokens (Chinese words and their parts; Latin words), lowercased, no punctuation."""
+    return [t.lower() for t in _jieba().lcut_for_search(text) if _WORD.search(t)]
 
 
 class _Index:

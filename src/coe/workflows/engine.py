@@ -255,9 +255,9 @@ class Engine:
     async def _run_member(self, m: Member, state: _RunState, previous: dict[str, list[Output]],
                           emit: Callable[[RunEvent], None]) -> Output | None:
         sp = m.spec
-        prompt = await self._prompt(m, state, previous)
-        if sp.kind == "join":
+        if sp.kind == "join":  # no model call, so no prompt to render
             return self._join(m, state, emit)
+        prompt = await self._prompt(m, state, previous)
         cap = [t for t in (sp.max_tokens, state.max_tokens) if t]
         temperature = state.temperature if state.temperature is not None else sp.temperature
         request = ChatRequest(model=m.models[0], messages=(Message("user", prompt),),
