@@ -31,6 +31,7 @@ from coe.server.limits import MemoryCache, MemoryRateLimiter, RedisCache, RedisR
 from coe.server.metrics import Metrics
 from coe.server.openai_routes import router as openai_router
 from coe.server.state import AppState, app_state
+from coe.server.ui import install_ui
 from coe.store.keys import KeyRepo
 from coe.store.repo import Store, open_store
 
@@ -116,6 +117,7 @@ def create_app(settings: Settings | None = None, *, pool: ModelPool | None = Non
     app.add_middleware(RequestContext, metrics=metrics)
     app.include_router(openai_router)
     app.include_router(arena_router)
+    install_ui(app)  # the web UI at / (static pages) and the JSON it reads
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

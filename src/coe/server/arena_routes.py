@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, StrictBool
 
 from coe.arena.battles import BattleReady, BattleStarted, run_battle
 from coe.arena.ratings import leaderboard
@@ -34,7 +34,7 @@ class BattleRequest(CleanModel):
         default=None, min_length=2, max_length=6, json_schema_extra={"uniqueItems": True})
     n: int = Field(default=3, ge=2, le=6)
     max_tokens: int | None = Field(default=None, ge=1, le=8192)
-    stream: bool = False
+    stream: StrictBool = False
 
 
 class VoteRequest(CleanModel):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
 MODE_MODELS: dict[str, str] = {
     "coe-auto": "auto", "coe-concise": "concise", "coe-standard": "standard", "coe-deep": "deep",
@@ -59,7 +59,7 @@ class ChatMessage(BaseModel):
 class StreamOptions(BaseModel):
     model_config = ConfigDict(extra="allow")
 
-    include_usage: bool = False
+    include_usage: StrictBool = False
 
 
 class CoeOptions(BaseModel):
@@ -76,7 +76,7 @@ class ChatCompletionRequest(CleanModel):
 
     model: str = Field(min_length=1, max_length=256)
     messages: list[ChatMessage] = Field(min_length=1, max_length=1000)
-    stream: bool = False
+    stream: StrictBool = False
     stream_options: StreamOptions | None = None
     max_tokens: int | None = Field(default=None, ge=1, le=65536)
     max_completion_tokens: int | None = Field(default=None, ge=1, le=65536)
