@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Start the services the scale-out tests use: PostgreSQL (and Redis) from Debian packages, on loopback.
+# Start the services the scale-out tests use: PostgreSQL (and Redis) from Debian packages, on loopback;
+# install the browser the UI tests drive (Debian's Chromium, and CJK fonts so Chinese text renders).
 # Installs them with apt when missing (needs root). Prints the environment to export, e.g.:
 #   eval "$(sudo scripts/services.sh)"
 # Safe to re-run.
@@ -9,6 +10,8 @@ log() { echo "$@" >&2; }
 need=()
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+[ -d /usr/share/fonts/opentype/noto ] || need+=(fonts-noto-cjk)
 if [ ${#need[@]} -gt 0 ]; then
   log "==> apt-get install ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -37,3 +40,4 @@ for _ in $(seq 1 20); do redis-cli -p 6379 ping >/dev/null 2>&1 && break; sleep 
 
 echo "export COE_TEST_POSTGRES_URL=postgresql://coe:coe@127.0.0.1:5432/coe_test"
 echo "export COE_TEST_REDIS_URL=redis://127.0.0.1:6379/0"
+echo "export COE_CHROMIUM=$(command -v chromium)"

@@ -6,12 +6,13 @@ Screenshots go to ``test-artifacts/ui/`` (or ``$COE_TEST_ARTIFACTS/ui``) for peo
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, sync_playwright
 
 CHROMIUM = os.environ.get("COE_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(os.environ.get("COE_TEST_ARTIFACTS") or Path(__file__).resolve().parents[2] / "test-artifacts") / "ui"
@@ -44,6 +45,8 @@ def page(browser: Browser) -> Iterator[Page]:
     errors = PageErrors()
     pg.on("pageerror", lambda e: errors.append(str(e)))
     pg.on("console", lambda m: errors.append(m.text) if m.type == "error" and "status of 401" not in m.text else None)
+    pg.on("response", lambda r: errors.append(f"HTTP {r.status} from {r.request.method} {r.url}")
+          if r.status >= 500 else None)
     pg.set_default_timeout(20_000)
     yield pg
     ctx.close()
@@ -55,3 +58,13 @@ def shot(page: Page, name: str, **kw: Any) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), **kw)
     return path
+
+
+def wait_image(img: Locator, timeout_s: float = 20) -> None:
+    """Until the image has loaded and has a size (the page's CSP forbids wait_for_function's eval)."""
+    deadline = time.time() + timeout_s
+    while time.time() < deadline:
+        if img.evaluate("el => el.complete && el.naturalWidth > 0"):
+            return
+        time.sleep(0.1)
+    raise AssertionError("the image did not load")

@@ -16,7 +16,7 @@ from coe.providers.fake import FakeScript
 from coe.retrieval.index import KnowledgeBase
 from coe.store.keys import KeyRepo
 from tests.server.conftest import Running, fake_app, serve
-from tests.ui.conftest import shot
+from tests.ui.conftest import shot, wait_image
 
 pytestmark = pytest.mark.ui
 
@@ -170,7 +170,7 @@ def test_mind_map_opens_as_svg(page: Page, server: Running) -> None:
     page.locator(".msg.assistant .open-mindmap").click()
     img = page.locator("#mindmap-dialog img.mindmap")
     expect(img).to_be_visible()
-    page.wait_for_function("document.querySelector('img.mindmap').naturalWidth > 0")
+    wait_image(img)
     run_id = server.store.list_runs()[0].id
     svg = httpx.get(f"{server.url}/v1/coe/runs/{run_id}/mindmap?format=svg").text
     root = ET.fromstring(svg)  # well-formed

@@ -117,5 +117,14 @@ async def get_leaderboard(request: Request, category: str | None = None, bootstr
     votes = await asyncio.to_thread(repo.votes, category)
     if len({m for v in votes for m in v.models}) < 2:
         return {"category": category, "votes": len(votes), "models": [], "win_rate": {}}
-    lb = await asyncio.to_thread(leaderboard, votes, bootstrap=max(0, min(bootstrap, 1000)))
-    return {"category": category, "votes": len(votes), "models": lb.rows(), "win_rate": lb.win_rates()}
+    # Ratings only change with new votes: keep the last few boards (the bootstrap costs seconds on big logs).
+    key = (category, max(0, min(bootstrap, 1000)), len(votes), hash(tuple((v.models, v.winner) for v in votes)))
+    if key not in _BOARDS:
+        lb = await asyncio.to_thread(leaderboard, votes, bootstrap=key[1])
+        if len(_BOARDS) >= 32:
+            _BOARDS.pop(next(iter(_BOARDS)))
+        _BOARDS[key] = {"category": category, "votes": len(votes), "models": lb.rows(), "win_rate": lb.win_rates()}
+    return _BOARDS[key]
+
+
+_BOARDS: dict[tuple[Any, ...], dict[str, Any]] = {}

@@ -11,6 +11,8 @@ export function mountArena(main, go) {
   const n = h("select#arena-n", { "aria-label": t("arena.n") }, [2, 3, 4, 5, 6].map((k) => h("option", { value: k }, String(k))));
   n.value = "3";
   const modelBox = h("fieldset.model-pick", { hidden: true }, h("legend", {}, t("arena.pickHelp")));
+  const maxTokens = h("input#arena-max-tokens", { type: "number", min: "1", max: "8192", placeholder: "auto",
+    inputmode: "numeric", "aria-label": t("chat.maxTokens") });
   const prompt = h("textarea#arena-prompt", { rows: "3", placeholder: t("arena.prompt"), "aria-label": t("arena.prompt") });
   const start = h("button#arena-start.primary", { type: "submit" }, t("arena.start"));
   const board = h("div.arena-board", { "aria-live": "polite" });
@@ -19,7 +21,8 @@ export function mountArena(main, go) {
   const form = h("form.arena-form.stack", {},
     h("div.row.wrap", {},
       h("label.inline", {}, anon, t("arena.anonymous")), h("label.inline", {}, h("span", {}, t("arena.n")), n),
-      h("label.inline", {}, pick, t("arena.pick"))),
+      h("label.inline", {}, pick, t("arena.pick")),
+      h("label.inline", {}, h("span", {}, t("chat.maxTokens")), maxTokens)),
     modelBox, prompt, h("div.row.end", {}, start));
   main.replaceChildren(h("section.arena", {}, h("h1", {}, t("arena.title")), h("p.muted", {}, t("arena.intro")),
     form, status, board, votes));
@@ -45,6 +48,7 @@ export function mountArena(main, go) {
       if (chosen.length < 2 || chosen.length > 6) return toast(t("arena.pickHelp"));
       body.models = chosen;
     } else body.n = Number(n.value);
+    if (Number(maxTokens.value) > 0) body.max_tokens = Number(maxTokens.value);
     await battle(body);
   });
 
@@ -101,7 +105,7 @@ export function mountArena(main, go) {
         const res = await postJSON(`/v1/coe/arena/battles/${battleId}/vote`, { winner, comment: comment.value || null });
         res.answers.forEach((a) => {
           const c = columns.get(`model_${a.label.split(" ").pop().toLowerCase()}`);
-          if (c) { c.name.textContent = a.model; c.el.classList.toggle("winner", res.winner === a.model); }
+          if (c) { c.name.textContent = a.model; c.el.classList.toggle("winner", res.winner === String(a.position)); }
         });
         for (const b of votes.querySelectorAll("button")) b.disabled = true;
         votes.replaceChildren(h("p.success", { role: "status" }, t("arena.voted")),

@@ -203,6 +203,7 @@ export function mountChat(main) {
       if (s.stage === finalStage && s.status === "running") c.text.textContent = t("chat.stage.final");
       else if (s.status !== "running") c.text.innerHTML = renderMarkdown(s.stage === finalStage ? "→ " + t("runs.answer") : s.text);
       else c.text.textContent = s.text;
+      c.text.classList.toggle("markdown", s.status !== "running");
       if (s.error) c.foot.textContent = s.error;
       else if (s.usage) c.foot.textContent = `${(s.usage.input_tokens ?? 0) + (s.usage.output_tokens ?? 0)} tokens · ${fmt.ms(s.latency_ms)} · ${fmt.usd(s.cost_usd)}`;
     }
