@@ -110,7 +110,7 @@ def test_citations_open_the_reference_panel(page: Page, tmp_path: Path) -> None:
         page.goto(srv.url + "/")
         ask(page, "“塞翁失马”是什么意思?出自哪里?", mode="standard")
         cite = page.locator(".msg.assistant .answer button.cite").first
-        expect(cite).to_have_text("1")
+        expect(cite).to_have_text("1", timeout=60_000)  # the first search loads the embedding model
         refs = page.locator(".msg.assistant .refs")
         expect(refs).to_be_visible()
         expect(refs.locator("li").first).to_contain_text("saiweng.md")
