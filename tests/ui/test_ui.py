@@ -190,3 +190,25 @@ def test_a_server_with_keys_asks_for_one(page: Page, tmp_path: Path) -> None:
         ask(page, "hello", mode="concise")
         expect(page.locator(".msg.assistant .actions")).to_be_visible()
         expect(page.locator(".msg.assistant .answer")).to_contain_text("Result")
+
+
+def test_regenerate_replaces_the_last_answer_and_team_picker_fills_roles(page: Page, server: Running) -> None:
+    page.goto(server.url + "/")
+    page.locator("details.team summary").click()
+    page.check("input[value='fd/m']")
+    page.check("input[value='fc/m']")
+    page.check("input[value='fb/m']")
+    expect(page.locator("details.team summary")).to_have_text("Team: fd/m, fc/m, fb/m")
+    page.locator("details.team summary").click()
+    ask(page, "who answers?")
+    expect(page.locator(".msg.assistant .actions")).to_be_visible()
+    models = page.locator(".msg.assistant .card .model").all_text_contents()
+    assert sorted(models) == ["fb/m", "fc/m", "fd/m"], models  # only the picked models fill the roles
+    first_run = server.store.list_runs()[0].id
+    page.locator(".msg.assistant .regenerate").click()
+    expect(page.locator(".msg.assistant")).to_have_count(1)
+    expect(page.locator(".msg.assistant .actions")).to_be_visible()
+    expect(page.locator(".msg.user")).to_have_count(1)
+    runs = server.store.list_runs()
+    assert len(runs) == 2 and runs[0].id != first_run
+    assert page.locator(".msg.assistant .meta").inner_text().endswith(runs[0].id[:8])

@@ -63,8 +63,11 @@ export function mountChat(main) {
       h("input", { type: "checkbox", value: id, onchange: updateTeam }), ` ${id}`)));
   }).catch((e) => toast(errorText(e)));
 
-  function chosenTeam() { return [...teamList.querySelectorAll("input:checked")].map((c) => c.value); }
-  function updateTeam() {
+  let order = []; // the team in the order the models were picked: the first fills the first role
+  function chosenTeam() { return order.filter((id) => teamList.querySelector(`input[value="${CSS.escape(id)}"]`)?.checked); }
+  function updateTeam(e) {
+    const box = e?.target;
+    if (box) order = box.checked ? [...order.filter((id) => id !== box.value), box.value] : order.filter((id) => id !== box.value);
     const picked = chosenTeam();
     teamSummary.textContent = `${t("chat.team")}: ${picked.length ? picked.map(fmt.short).join(", ") : t("chat.team.auto")}`;
   }
