@@ -27,6 +27,7 @@ REFS_TITLE = {"en": "References", "zh": "参考资料"}
 _MARKER = re.compile(r"\[(\d{1,3}(?:\s*[,，]\s*\d{1,3})*)\]|【(\d{1,3})】")
 _SENTENCE_END = re.compile(r"(?<=[。！？!?；;])|(?<=[.])(?=\s)")
 ATTRIBUTION_MIN = 0.35  # share of a sentence's character bigrams found in the passage
+_TAG = re.compile(r"<(?=\s*/?\s*passage)", re.IGNORECASE)  # the "<" of "</passage", "< /PASSAGE", "<passage" …
 
 
 def _bigrams(text: str) -> set[str]:
@@ -62,9 +63,11 @@ class CitationContext:
         return f"{HEADER[self.lang]}\n{body}"
 
     def _render(self, n: int) -> str:
+        """One passage as data: neither its text nor its title (a file name, a CSV cell) can close the
+        tag early or open another one."""
         p = self.passages[n - 1]
-        text = p.text.replace("</passage", "</ passage").replace("<passage", "< passage")
-        title = p.title.replace('"', "'")
+        text = _TAG.sub("‹", p.text)
+        title = " ".join(p.title.split()).replace('"', "'").replace("<", "‹").replace(">", "›")[:200]
         return f'<passage id="{n}" title="{title}">\n{text}\n</passage>'
 
     # ---- after the answer ------------------------------------------------------------------------------
