@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import statistics
+import sys
 import time
 
 import numpy as np
@@ -39,13 +40,17 @@ def main() -> None:
         t0 = time.perf_counter()
         router.route_batch(queries)
         batches.append(len(queries) / (time.perf_counter() - t0))
-    print(json.dumps({
+    res = {
         "bench": "router_latency", "router": getattr(router, "name", "?"), "n": len(queries),
         "p50_ms": round(float(np.percentile(lat, 50)), 3), "p90_ms": round(float(np.percentile(lat, 90)), 3),
         "p99_ms": round(float(np.percentile(lat, 99)), 3), "mean_ms": round(statistics.mean(lat), 3),
         "batched_decisions_per_s": round(statistics.median(batches), 1),
         "targets": {"p50_ms": "<= 5", "batched_decisions_per_s": ">= 500"},
-    }))
+    }
+    print(json.dumps(res))
+    print("| router | decisions | p50 ms | p90 ms | p99 ms | batched decisions/s |\n|---|---|---|---|---|---|\n"
+          f"| {res['router']} | {res['n']} | {res['p50_ms']} | {res['p90_ms']} | {res['p99_ms']} | "
+          f"{res['batched_decisions_per_s']} |", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -79,6 +79,11 @@ class ServerSettings(BaseModel):
     cache_ttl_s: int = Field(0, ge=0, description="exact-match response cache for non-streamed requests; 0 = off")
     max_input_chars: int = Field(200_000, gt=0)
     cors_origins: list[str] = Field(default_factory=list)
+    max_streams: int = Field(2000, ge=0, description="chat requests served at once per process; later ones wait "
+                                                     "(0 = no fixed cap)")
+    max_loop_lag_ms: float = Field(50.0, gt=0, description="new requests wait while the event loop lags more "
+                                                           "than this (admission control under overload)")
+    queue_timeout_s: float = Field(60.0, gt=0, description="longest wait for admission before a 503")
 
 
 class KbSettings(BaseModel):

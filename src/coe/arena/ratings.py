@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.optimize import minimize
 
 BASE = 1000.0
 SCALE = 400.0 / math.log(10)  # natural-log odds → Elo points
@@ -85,6 +84,8 @@ def fit(a: np.ndarray, b: np.ndarray, s: np.ndarray, n: int, weights: np.ndarray
         g_d = w * (p - s)
         grad = np.bincount(a, g_d, minlength=n) - np.bincount(b, g_d, minlength=n) + 2 * l2 * theta
         return float(loss), grad
+
+    from scipy.optimize import minimize  # on use: scipy is heavy for processes that never rate
 
     res = minimize(nll, np.zeros(n), jac=True, method="L-BFGS-B")
     theta: np.ndarray = res.x - res.x.mean()

@@ -8,6 +8,7 @@ import typer
 
 from coe import __version__
 from coe.cli import arena as arena_cmd
+from coe.cli import bench as bench_cmd
 from coe.cli import kb as kb_cmd
 from coe.cli import keys as keys_cmd
 from coe.cli import models as models_cmd
@@ -45,6 +46,7 @@ app.add_typer(runs_cmd.app, name="runs")
 app.add_typer(keys_cmd.app, name="keys")
 app.add_typer(arena_cmd.app, name="arena")
 app.add_typer(kb_cmd.app, name="kb")
+app.add_typer(bench_cmd.app, name="bench")
 app.command()(serve)
 
 

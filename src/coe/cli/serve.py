@@ -44,7 +44,12 @@ def serve(
         os.environ["COE_SERVE_LOG_LEVEL"] = log_level.upper()
         if state.config:
             os.environ["COE_CONFIG"] = state.config
-        settings()  # a bad config fails here, once, in one line
+        try:  # a bad config or an unusable database fails here, once, in one line
+            from coe.store.repo import open_store
+
+            open_store(settings().database_url).close()
+        except CoeError as e:
+            raise fail(e) from None
         uvicorn.run("coe.server.app:app_from_env", factory=True, workers=workers, **common)  # type: ignore[arg-type]
         return
     try:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import replace
 
 from coe.catalog import Catalog, ModelInfo, load_catalog
@@ -106,7 +106,7 @@ class ModelPool:
             return replace(result, attempts=tuple(attempts))
         raise AssertionError("unreachable")
 
-    async def stream(self, request: ChatRequest, fallbacks: Sequence[str] = ()) -> AsyncIterator[PoolEvent]:
+    async def stream(self, request: ChatRequest, fallbacks: Sequence[str] = ()) -> AsyncGenerator[PoolEvent, None]:
         """Stream ``request.model``; on failure emit :class:`Fallback` and continue with the next one."""
         candidates = [request.model, *fallbacks]
         for i, mid in enumerate(candidates):

@@ -19,14 +19,13 @@ from coe.errors import (
 )
 from coe.providers.base import StreamDone, WireAdapter, WireError
 from coe.providers.http import HttpResponse, RetryPolicy, Timeouts, Transport, TransportError
-from coe.providers.sse import aiter_sse
+from coe.providers.sse import SSEDecoder
 from coe.types import (
     ChatRequest,
     Completion,
     Finish,
     ProviderEvent,
     ReasoningDelta,
-    TextDelta,
     Usage,
     UsageReport,
 )
@@ -160,32 +159,44 @@ class HttpProvider:
         received: list[str] = []
         usage = Usage()
         finished: Finish | None = None
+        parse = self.adapter.parse_event
         try:
             async with asyncio.timeout(limit), AsyncExitStack() as stack:
                 resp = await self._open(stack, request, stream=True)
+                decoder = SSEDecoder()
+                done = False
                 try:
-                    async for sse in aiter_sse(resp.aiter_bytes()):
-                        try:
-                            events = list(self.adapter.parse_event(sse))
-                        except StreamDone:
+                    async for chunk in resp.aiter_bytes():  # the decoder is fed inline: one generator less per read
+                        for sse in decoder.feed(chunk):
+                            try:
+                                events = parse(sse)
+                                if not isinstance(events, list):  # a plugin adapter may return a generator
+                                    events = list(events)
+                            except StreamDone:
+                                done = True
+                                break
+                            except (AttributeError, TypeError, KeyError, ValueError) as e:
+                                raise WireError(f"unexpected chunk shape ({e.__class__.__name__})") from None
+                            for ev in events:
+                                kind = ev.kind
+                                if kind == "usage":
+                                    usage = merge_usage(usage, ev.usage)  # type: ignore[union-attr]
+                                elif kind == "finish":
+                                    finished = ev  # type: ignore[assignment]
+                                else:
+                                    if kind == "text":
+                                        received.append(ev.text)  # type: ignore[union-attr]
+                                    yield ev
+                        if done:
                             break
-                        except (AttributeError, TypeError, KeyError, ValueError) as e:
-                            raise WireError(f"unexpected chunk shape ({e.__class__.__name__})") from None
-                        for ev in events:
-                            if isinstance(ev, UsageReport):
-                                usage = merge_usage(usage, ev.usage)
-                                continue
-                            if isinstance(ev, Finish):
-                                finished = ev
-                                continue
-                            if isinstance(ev, TextDelta):
-                                received.append(ev.text)
-                            yield ev
                     else:
-                        if finished is None:
-                            raise BadResponseError(
-                                self.info.id, "stream ended before the answer was complete",
-                                hint="retry or use another model", partial="".join(received))
+                        for sse in decoder.flush():  # a last event without its blank line is dropped (spec)
+                            if sse.data.strip() == "[DONE]":
+                                done = True
+                    if not done and finished is None:
+                        raise BadResponseError(
+                            self.info.id, "stream ended before the answer was complete",
+                            hint="retry or use another model", partial="".join(received))
                 except TransportError as e:
                     raise self._transport_error(e, "".join(received)) from None
                 except WireError as e:

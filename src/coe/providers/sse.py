@@ -53,35 +53,37 @@ class SSEDecoder:
     def _lines(self, text: str) -> list[SSEEvent]:
         if not text:
             return []
-        if self._pending_cr and text.startswith("\n"):
-            text = text[1:]
-        self._pending_cr = False
-        buf = self._buf + text
+        if self._pending_cr:  # the previous chunk ended in CR: a leading LF completes that CRLF
+            self._pending_cr = False
+            if text.startswith("\n"):
+                text = text[1:]
+                if not text:
+                    return []
+        buf = self._buf + text if self._buf else text
+        if "\r" in buf:  # normalise CRLF and lone CR to LF (str methods: no per-character Python loop)
+            self._pending_cr = buf.endswith("\r")
+            buf = buf.replace("\r\n", "\n").replace("\r", "\n")
+        lines = buf.split("\n")
+        self._buf = lines.pop()
         out: list[SSEEvent] = []
-        start = 0
-        i = 0
-        n = len(buf)
-        while i < n:
-            ch = buf[i]
-            if ch == "\r" or ch == "\n":
-                ev = self._line(buf[start:i])
-                if ev:
-                    out.append(ev)
-                if ch == "\r":
-                    if i + 1 < n and buf[i + 1] == "\n":
-                        i += 1
-                    elif i + 1 == n:
-                        self._pending_cr = True
-                start = i + 1
-            i += 1
-        self._buf = buf[start:]
+        for line in lines:
+            if line:
+                if line[0] != ":":
+                    self._field(line)
+            elif self._data:
+                out.append(self._dispatch_data())
+            else:
+                self._event = ""
         return out
 
     def _line(self, line: str) -> SSEEvent | None:
         if line == "":
             return self._dispatch()
-        if line.startswith(":"):
-            return None
+        if not line.startswith(":"):
+            self._field(line)
+        return None
+
+    def _field(self, line: str) -> None:
         field, sep, value = line.partition(":")
         if sep and value.startswith(" "):
             value = value[1:]
@@ -92,16 +94,19 @@ class SSEDecoder:
         elif field == "id":
             if "\0" not in value:
                 self._id = value
-        elif field == "retry" and value.isdigit():
+        elif field == "retry" and value.isascii() and value.isdigit():
             self._retry = int(value)
-        return None
 
     def _dispatch(self) -> SSEEvent | None:
         if not self._data:
             self._event = ""
             return None
-        ev = SSEEvent(data="\n".join(self._data), event=self._event or "message", id=self._id,
-                      retry=self._retry)
+        return self._dispatch_data()
+
+    def _dispatch_data(self) -> SSEEvent:
+        data = self._data
+        ev = SSEEvent(data=data[0] if len(data) == 1 else "\n".join(data), event=self._event or "message",
+                      id=self._id, retry=self._retry)
         self._data, self._event = [], ""
         return ev
 

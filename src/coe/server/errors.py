@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -58,6 +59,18 @@ def from_coe_error(e: CoeError) -> ApiError:
     return ApiError(502, msg, "upstream_error", code="upstream_error")
 
 
+def validation_error(errs: Sequence[Any]) -> ApiError:
+    """A 400 naming the first invalid parameter (FastAPI's locations start with "body": dropped)."""
+    first = errs[0] if errs else {"loc": (), "msg": "invalid request"}
+    loc = [str(p) for p in first.get("loc", ()) if p != "body"]
+    msg = str(first.get("msg", "invalid request"))
+    if first.get("type") == "json_invalid":
+        msg, loc = "request body is not valid JSON", []
+    param = ".".join(loc) or None
+    text = f"{param}: {msg}" if param else msg
+    return ApiError(400, text, param=param, code="invalid_request")
+
+
 def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api(_: Request, e: ApiError) -> JSONResponse:
@@ -69,15 +82,7 @@ def install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, e: RequestValidationError) -> JSONResponse:
-        errs = e.errors()
-        first = errs[0] if errs else {"loc": (), "msg": "invalid request"}
-        loc = [str(p) for p in first.get("loc", ()) if p != "body"]
-        msg = str(first.get("msg", "invalid request"))
-        if first.get("type") == "json_invalid":
-            msg, loc = "request body is not valid JSON", []
-        param = ".".join(loc) or None
-        text = f"{param}: {msg}" if param else msg
-        return ApiError(400, text, param=param, code="invalid_request").response()
+        return validation_error(list(e.errors())).response()
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, e: StarletteHTTPException) -> JSONResponse:

@@ -4,7 +4,10 @@ replicas share them."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections import deque
+from collections.abc import Callable
 from typing import Any, Protocol
 
 
@@ -36,6 +39,126 @@ class MemoryRateLimiter:
             n = self._counts.get((key_id, window), 0) + 1
             self._counts[(key_id, window)] = n
         return None if n <= limit_per_min else 60 - (now % 60)
+
+
+class Admission:
+    """Admission control for chat requests, so that overload slows new arrivals, not the streams in flight.
+
+    A request is admitted at once while fewer than ``max_active`` run and the event loop keeps up: its lag (how
+    late a 25 ms timer fires) is under ``max_lag_s``, or the loop's thread is not busy (lag that comes from other
+    processes taking the CPU is not ours to shed), or fewer than ``MIN_ACTIVE`` requests run. Otherwise
+    it waits in arrival order and is admitted when a slot frees and the loop has caught up, a few per tick;
+    after ``queue_timeout_s`` it gets 503 with ``Retry-After``. ``max_active = 0`` means no fixed cap."""
+
+    MIN_ACTIVE = 8
+    TICK_S = 0.025
+    BURST = 8  # admissions per tick while the loop is recovering
+
+    def __init__(self, max_active: int, queue_timeout_s: float, max_lag_s: float = 0.05) -> None:
+        self.max_active = max_active
+        self.queue_timeout_s = queue_timeout_s
+        self.max_lag_s = max_lag_s
+        self.active = 0
+        self.lag_s = 0.0
+        self.busy = 0.0  # share of the last ticks the loop's thread spent on the CPU
+        self._waiters: deque[asyncio.Future[None]] = deque()
+        self._monitor: asyncio.Task[None] | None = None
+
+    @property
+    def waiting(self) -> int:
+        return len(self._waiters)
+
+    def _room(self) -> bool:
+        if self.max_active and self.active >= self.max_active:
+            return False
+        return self.lag_s <= self.max_lag_s or self.busy < 0.8 or self.active < self.MIN_ACTIVE
+
+    async def acquire(self) -> Callable[[], None]:
+        """Wait for admission; returns the function that gives the slot back (idempotent)."""
+        self._ensure_monitor()
+        if not self._waiters and self._room():
+            self.active += 1
+            return self._releaser()
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(fut)
+        try:
+            await asyncio.wait_for(asyncio.shield(fut), self.queue_timeout_s)
+        except TimeoutError:
+            if not fut.done():
+                fut.cancel()
+                with contextlib.suppress(ValueError):
+                    self._waiters.remove(fut)
+                raise Overloaded(self.queue_timeout_s) from None
+        except asyncio.CancelledError:
+            if fut.done() and not fut.cancelled():
+                self._release()  # admitted just as the caller went away: give the slot back
+            else:
+                fut.cancel()
+                with contextlib.suppress(ValueError):
+                    self._waiters.remove(fut)
+            raise
+        return self._releaser()  # admitted by _pump, which already counted it
+
+    def _releaser(self) -> Callable[[], None]:
+        used = False
+
+        def release() -> None:
+            nonlocal used
+            if not used:
+                used = True
+                self._release()
+
+        return release
+
+    def _release(self) -> None:
+        self.active -= 1
+        self._pump(limit=1)
+
+    def _pump(self, limit: int) -> None:
+        while limit > 0 and self._waiters and self._room():
+            nxt = self._waiters.popleft()
+            if nxt.done():
+                continue
+            self.active += 1
+            nxt.set_result(None)
+            limit -= 1
+
+    def _ensure_monitor(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._monitor is None or self._monitor.done() or self._monitor.get_loop() is not loop:
+            self._monitor = loop.create_task(self._watch())
+
+    async def _watch(self) -> None:
+        """Measures the loop's lag (every tick) and how busy its thread is (every few ticks: reading a thread's
+        CPU clock is a system call); admits waiters as the loop recovers. Stops when idle (restarted on demand)."""
+        loop = asyncio.get_running_loop()
+        idle = tick = 0
+        t_busy, cpu = loop.time(), time.thread_time()
+        while idle < 50:
+            t = loop.time()
+            await asyncio.sleep(self.TICK_S)
+            now = loop.time()
+            lag = max(0.0, now - t - self.TICK_S)
+            self.lag_s = lag if lag > self.lag_s else 0.5 * self.lag_s + 0.5 * lag  # rise fast, fall smoothly
+            tick += 1
+            if tick % 4 == 0 or lag > self.max_lag_s:
+                cpu_now = time.thread_time()
+                if now > t_busy:
+                    self.busy = 0.5 * self.busy + 0.5 * min(1.0, (cpu_now - cpu) / (now - t_busy))
+                t_busy, cpu = now, cpu_now
+            self._pump(limit=self.BURST)
+            idle = idle + 1 if self.active == 0 and not self._waiters else 0
+        self.lag_s = self.busy = 0.0
+
+
+class Overloaded(Exception):
+    def __init__(self, waited_s: float) -> None:
+        self.waited_s = waited_s
+        super().__init__(f"the server is at capacity; no slot freed within {waited_s:g}s")
+
+
+def _noop() -> None:
+    return None
 
 
 class MemoryCache:

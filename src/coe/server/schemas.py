@@ -68,6 +68,8 @@ class CoeOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     team: list[str] | None = Field(default=None, max_length=16)
+    fallbacks: list[str] | None = Field(default=None, max_length=8,
+                                        description="models to try, in order, when a stage's model fails")
 
 
 class ChatCompletionRequest(CleanModel):

@@ -15,7 +15,7 @@ from coe.providers.pool import ModelPool
 from coe.retrieval.index import KnowledgeBase
 from coe.router.service import RouterService
 from coe.server.errors import ApiError
-from coe.server.limits import Cache, RateLimiter
+from coe.server.limits import Admission, Cache, RateLimiter
 from coe.server.metrics import Metrics
 from coe.store.keys import KeyInfo, KeyRepo
 from coe.store.repo import Store
@@ -36,13 +36,17 @@ class AppState:
     open_mode: bool
     knowledge: KnowledgeBase
     redis: Any = None
+    admission: Admission = field(default_factory=lambda: Admission(0, 60.0))
     _verified: dict[str, tuple[float, KeyInfo]] = field(default_factory=dict)
 
     async def authenticate(self, request: Request) -> KeyInfo | None:
         """The caller's key (None in open mode). Raises 401/429 as OpenAI does."""
+        return await self.authenticate_header(request.headers.get("authorization", ""))
+
+    async def authenticate_header(self, header: str) -> KeyInfo | None:
+        """The key in an ``Authorization`` header value (None in open mode)."""
         if self.open_mode:
             return None
-        header = request.headers.get("authorization", "")
         scheme, _, key = header.partition(" ")
         if scheme.lower() != "bearer" or not key.strip():
             raise ApiError(401, "missing API key: send 'Authorization: Bearer <key>' (create one with "

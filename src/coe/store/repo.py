@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, bindparam, create_engine, event, insert, select, update
+from sqlalchemy import Connection, Engine, Table, bindparam, create_engine, event, insert, select, update
+from sqlalchemy import text as sql_text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -69,11 +71,30 @@ def safe_url(url: str) -> str:
     return url
 
 
+_REVISION = re.compile(r'^revision\s*=\s*["\']([^"\']+)["\']', re.M)
+_DOWN_REVISION = re.compile(r'^down_revision\s*=\s*["\']([^"\']+)["\']', re.M)
+START_DELAY_S = 0.5  # a run still going after this long is visible in the store as "running"
+
+
+@dataclass
+class PendingStart:
+    """A run's first row, queued later (``timer``) or queued (``future``)."""
+
+    timer: asyncio.TimerHandle | None = None
+    future: asyncio.Future[None] | None = None
+
+
 class Store:
     def __init__(self, url: str) -> None:
         self.url = normalize_url(url)
         if self.url.startswith("sqlite:///"):
-            Path(self.url.removeprefix("sqlite:///")).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            folder = Path(self.url.removeprefix("sqlite:///").split("?", 1)[0]).expanduser().parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise StoreError(f"cannot use database {safe_url(url)}: cannot create {folder} "
+                                 f"({e.strerror or e.__class__.__name__})",
+                                 hint="check COE_DATABASE_URL or [store] url") from None
         try:
             self.engine: Engine = create_engine(self.url, pool_pre_ping=not self.url.startswith("sqlite"))
         except (SQLAlchemyError, ImportError, ValueError) as e:
@@ -89,8 +110,29 @@ class Store:
 
     # ---- schema ------------------------------------------------------------------------------------
 
+    def _at_head(self) -> bool:
+        """Whether the database already has the newest revision, read without Alembic."""
+        folder = resources.files("coe.store") / "migrations" / "versions"
+        revs, downs = set(), set()
+        for f in folder.iterdir():
+            if f.name.endswith(".py"):
+                source = f.read_text(encoding="utf-8")
+                revs.update(_REVISION.findall(source))
+                downs.update(_DOWN_REVISION.findall(source))
+        heads = revs - downs
+        if len(heads) != 1:
+            return False
+        try:
+            with self.engine.connect() as conn:
+                current = conn.execute(sql_text("SELECT version_num FROM alembic_version")).scalar()
+        except SQLAlchemyError:
+            return False  # a new database (no table yet), or one that is unreachable: migrate() says which
+        return bool(current == heads.pop())
+
     def migrate(self) -> None:
         """Bring the schema to the newest revision (no-op when current)."""
+        if self._at_head():  # the usual case: no need to load Alembic (≈ 15 MB in every server process)
+            return
         from alembic import command
         from alembic.config import Config
         from alembic.runtime.migration import MigrationContext
@@ -153,20 +195,35 @@ class Store:
     # ---- async wrappers ------------------------------------------------------------------------------
 
     async def astart_run(self, run: RunRecord) -> None:
-        await self.start_run_soon(run)
+        await self._enqueue("start", run)
 
-    def start_run_soon(self, run: RunRecord) -> asyncio.Future[None]:
-        """Queue the run's first row without waiting for it (the first token need not wait for a commit).
-        Pass the returned future to :meth:`afinish_run`, which waits for it and repairs a failed start."""
-        return self._enqueue("start", run)
+    def start_run_soon(self, run: RunRecord, delay_s: float = START_DELAY_S) -> PendingStart:
+        """Write the run's first row ``delay_s`` from now, without waiting (the first token never waits for a
+        commit). A run that finishes sooner is written once, whole, by :meth:`afinish_run` — most runs through
+        the gateway. Pass the returned handle to :meth:`afinish_run`."""
+        pending = PendingStart()
+        if delay_s <= 0:
+            pending.future = self._enqueue("start", run)
+        else:
+            def fire() -> None:
+                pending.future = self._enqueue("start", run)
 
-    async def afinish_run(self, run: RunRecord, started: asyncio.Future[None] | None = None) -> None:
+            pending.timer = asyncio.get_running_loop().call_later(delay_s, fire)
+        return pending
+
+    async def afinish_run(self, run: RunRecord, started: PendingStart | None = None) -> None:
+        """Commit the finished run (totals and stages in one transaction); returns once it is committed."""
         op = "finish"
         if started is not None:
-            try:
-                await started
-            except Exception:  # the start row never made it: write the whole run now
+            if started.future is None:  # the first row was never queued: write the whole run now
+                if started.timer is not None:
+                    started.timer.cancel()
                 op = "insert"
+            else:
+                try:
+                    await started.future
+                except Exception:  # the first row never made it: write the whole run now
+                    op = "insert"
         await self._enqueue(op, run)
 
     def _enqueue(self, op: str, run: RunRecord) -> asyncio.Future[None]:
@@ -224,8 +281,8 @@ class _GuardedSession(Session):
                              hint="check that the database is running and migrated") from None
 
 
-_RUNS = Run.__table__
-_STAGES = Stage.__table__
+_RUNS = cast(Table, Run.__table__)
+_STAGES = cast(Table, Stage.__table__)
 _UPDATE_RUN = update(_RUNS).where(_RUNS.c.id == bindparam("_run_id"))
 
 

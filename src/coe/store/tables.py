@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -129,3 +129,42 @@ class KbChunk(Base):
     title: Mapped[str] = mapped_column(Text)
     text: Mapped[str] = mapped_column(Text)
     embedding: Mapped[bytes] = mapped_column(LargeBinary)  # float32 × dim, L2-normalised
+
+
+class BenchRun(Base):
+    __tablename__ = "bench_runs"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    suite: Mapped[str] = mapped_column(String(64))
+    systems: Mapped[list[str]] = mapped_column(JSON)
+    params: Mapped[dict[str, Any]] = mapped_column(JSON)  # limit, seed, judge, baseline, max_tokens, temperature
+    params_key: Mapped[str] = mapped_column(String(64), index=True)  # same parameters → the same run resumes
+    status: Mapped[str] = mapped_column(String(16))  # running | done | failed
+    n_items: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class BenchResult(Base):
+    __tablename__ = "bench_results"
+    __table_args__ = (UniqueConstraint("run_id", "system", "item_id", name="uq_bench_results_item"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("bench_runs.id", ondelete="CASCADE"), index=True)
+    system: Mapped[str] = mapped_column(String(256))
+    item_id: Mapped[str] = mapped_column(String(128))
+    suite: Mapped[str] = mapped_column(String(64))
+    category: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))  # answered (awaits the judge) | done | error
+    answer: Mapped[str] = mapped_column(Text, default="")
+    score: Mapped[float | None] = mapped_column(Float)
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # scorer / judge details
+    error: Mapped[str | None] = mapped_column(Text)
+    trace_id: Mapped[str | None] = mapped_column(String(40))  # the run's trace in `runs`
+    input_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    output_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    cost_usd: Mapped[float] = mapped_column(Float, default=0.0)
+    latency_ms: Mapped[float] = mapped_column(Float, default=0.0)
+    judge_calls: Mapped[int] = mapped_column(Integer, default=0)
+    judge_cost_usd: Mapped[float] = mapped_column(Float, default=0.0)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

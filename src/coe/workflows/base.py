@@ -51,7 +51,7 @@ class StepSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    parallel: tuple[StageSpec, ...]
+    parallel: tuple[StageSpec, ...] = Field(min_length=1)
     rounds: int = Field(1, ge=1, le=8)
 
 
@@ -60,7 +60,7 @@ class Workflow(BaseModel):
 
     name: str
     description: str = ""
-    steps: tuple[StepSpec, ...]
+    steps: tuple[StepSpec, ...] = Field(min_length=1)
     final: str | None = Field(None, description="stage whose output is the answer; default: the last one")
     source: str = Field("", exclude=True)
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -27,7 +28,7 @@ from coe.events import (
 )
 from coe.providers.pool import ModelPool
 from coe.store.repo import RunRecord, StageRecord, Store
-from coe.types import ChatRequest, Cost, Fallback, Message, ReasoningDelta, TextDelta, Usage, UsageReport
+from coe.types import ChatRequest, Cost, Fallback, Message, Usage
 from coe.workflows.base import QUESTION, StageSpec, Workflow, load_workflow
 from coe.workflows.prompts import (
     PREVIOUS_HEADER,
@@ -114,8 +115,9 @@ class Engine:
         state = _RunState(rec, lang, slots, slot_plan(wf), [] if team else routed, extra, max_tokens, temperature,
                           variables)
         t0 = time.perf_counter()
-        if self.store:
-            await self.store.astart_run(rec)
+        # The first row is written later, not awaited (the first token never waits for a commit; a short run is
+        # written once, whole). The final write is awaited, so the trace is committed before the run ends.
+        started = self.store.start_run_soon(rec) if self.store else None
         finished = False
         try:
             yield RunStarted(rec.id, wf.name, question, route_info, tuple(rec.team), wf.final_stage)
@@ -148,7 +150,7 @@ class Engine:
             rec.usage, rec.cost, rec.latency_ms = totals.usage, totals.cost, totals.latency_ms
             rec.finished_at = datetime.now(UTC)
             if self.store:
-                await asyncio.shield(self.store.afinish_run(rec))
+                await asyncio.shield(self.store.afinish_run(rec, started))
 
     # ---- planning -----------------------------------------------------------------------------------
 
@@ -184,16 +186,35 @@ class Engine:
 
     # ---- execution -----------------------------------------------------------------------------------
 
-
     async def _run_group(self, members: list[Member], state: _RunState, specs: Sequence[StageSpec],
                          rnd: int) -> AsyncIterator[RunEvent]:
-        queue: asyncio.Queue[Any] = asyncio.Queue()
+        """One step: its members run concurrently and their events interleave. A lone member runs inline
+        (no task, no queue: each token costs one generator hop instead of a task switch)."""
         results: dict[str, Output | None] = {}
         previous = {sp.id: list(state.outputs.get(sp.id, [])) for sp in specs} if rnd > 1 else {}
+        if len(members) == 1:
+            async with aclosing(self._member(members[0], state, previous, results)) as events:
+                async for ev in events:
+                    yield ev
+        else:
+            async for ev in self._concurrently(members, state, previous, results):
+                yield ev
+        for sp in specs:
+            mine = [m for m in members if m.spec.id == sp.id]
+            outs = [o for m in mine if (o := results.get(m.key)) is not None]
+            state.outputs[sp.id] = outs
+            if not outs and not sp.optional:
+                state.failed_required.append(mine[0].key if mine else sp.id)
+
+    async def _concurrently(self, members: list[Member], state: _RunState, previous: dict[str, list[Output]],
+                            results: dict[str, Output | None]) -> AsyncGenerator[RunEvent, None]:
+        queue: asyncio.Queue[Any] = asyncio.Queue()
 
         async def one(m: Member) -> None:
             try:
-                results[m.key] = await self._run_member(m, state, previous, queue.put_nowait)
+                async with aclosing(self._member(m, state, previous, results)) as events:
+                    async for ev in events:
+                        queue.put_nowait(ev)
             finally:
                 queue.put_nowait(_DONE)
 
@@ -210,25 +231,18 @@ class Engine:
             for t in tasks:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-        for sp in specs:
-            mine = [m for m in members if m.spec.id == sp.id]
-            outs = [o for m in mine if (o := results.get(m.key)) is not None]
-            state.outputs[sp.id] = outs
-            if not outs and not sp.optional:
-                state.failed_required.append(mine[0].key if mine else sp.id)
         for t in tasks:
             if not t.cancelled() and t.exception() is not None:
                 raise t.exception()  # type: ignore[misc]
 
-    def _join(self, m: Member, state: _RunState, emit: Callable[[RunEvent], None]) -> Output:
+    def _join(self, m: Member, state: _RunState) -> tuple[list[RunEvent], Output]:
         """A stage with no model call: the inputs joined under their headings."""
         out = _join_text(m, state)
-        emit(StageStarted(m.key, m.spec.role, "coe/join", m.round))
-        emit(Token(m.key, out))
         state.record.stages.append(StageRecord(seq=m.seq, stage=m.key, role=m.spec.role, model="coe/join",
                                                status="ok", prompt="", output=out, round=m.round))
-        emit(StageFinished(m.key, m.spec.role, "coe/join", out, Usage(), Cost(), 0.0))
-        return Output(ROLE_LABELS[state.lang].get(m.spec.role, m.spec.role), "coe/join", out)
+        events: list[RunEvent] = [StageStarted(m.key, m.spec.role, "coe/join", m.round), Token(m.key, out),
+                                  StageFinished(m.key, m.spec.role, "coe/join", out, Usage(), Cost(), 0.0)]
+        return events, Output(ROLE_LABELS[state.lang].get(m.spec.role, m.spec.role), "coe/join", out)
 
     async def _prompt(self, m: Member, state: _RunState, previous: dict[str, list[Output]]) -> str:
         labels = ROLE_LABELS[state.lang]
@@ -252,56 +266,70 @@ class Engine:
         return render(template, {"passages": "", **m.spec.vars, **extra, "question": state.record.question,
                                  "context": "\n\n".join(sections), "previous": prev, "item": m.item or ""})
 
-    async def _run_member(self, m: Member, state: _RunState, previous: dict[str, list[Output]],
-                          emit: Callable[[RunEvent], None]) -> Output | None:
+    async def _member(self, m: Member, state: _RunState, previous: dict[str, list[Output]],
+                      results: dict[str, Output | None]) -> AsyncGenerator[RunEvent, None]:
+        """One stage's events; its output (None when it failed) lands in ``results[m.key]``. A model that
+        fails — before or after sending text — is recorded in the stage's ``attempts`` with what it sent, and
+        the next candidate continues."""
         sp = m.spec
+        results[m.key] = None
         if sp.kind == "join":  # no model call, so no prompt to render
-            return self._join(m, state, emit)
+            events, joined = self._join(m, state)
+            for jev in events:
+                yield jev
+            results[m.key] = joined
+            return
         prompt = await self._prompt(m, state, previous)
         cap = [t for t in (sp.max_tokens, state.max_tokens) if t]
         temperature = state.temperature if state.temperature is not None else sp.temperature
         request = ChatRequest(model=m.models[0], messages=(Message("user", prompt),),
                               max_tokens=min(cap) if cap else None, temperature=temperature, timeout_s=sp.timeout_s)
         model = m.models[0]
+        key, role = m.key, sp.role
         attempts: list[dict[str, Any]] = []
         text: list[str] = []
         usage = Usage()
         t0 = time.perf_counter()
-        emit(StageStarted(m.key, sp.role, model, m.round))
+        yield StageStarted(key, role, model, m.round)
         try:
-            async for ev in self.pool.stream(request, m.models[1:]):
-                if isinstance(ev, TextDelta):
-                    text.append(ev.text)
-                    emit(Token(m.key, ev.text))
-                elif isinstance(ev, ReasoningDelta):
-                    emit(Token(m.key, ev.text, reasoning=True))
-                elif isinstance(ev, UsageReport):
-                    usage = ev.usage
-                elif isinstance(ev, Fallback):
-                    attempts.append({"model": ev.from_model, "error": ev.error, "partial": ev.partial})
-                    emit(StageFailed(m.key, sp.role, ev.from_model, ev.error, ev.to_model, ev.partial))
-                    model, text, usage = ev.to_model, [], Usage()
-                    emit(StageStarted(m.key, sp.role, model, m.round))
+            async with aclosing(self.pool.stream(request, m.models[1:])) as stream:
+                async for ev in stream:
+                    kind = ev.kind
+                    if kind == "text":
+                        text.append(ev.text)  # type: ignore[union-attr]
+                        yield Token(key, ev.text)  # type: ignore[union-attr]
+                    elif kind == "reasoning":
+                        yield Token(key, ev.text, reasoning=True)  # type: ignore[union-attr]
+                    elif kind == "usage":
+                        usage = ev.usage  # type: ignore[union-attr]
+                    elif isinstance(ev, Fallback):
+                        attempts.append({"model": ev.from_model, "error": ev.error, "partial": ev.partial,
+                                         "latency_ms": round((time.perf_counter() - t0) * 1000, 1)})
+                        yield StageFailed(key, role, ev.from_model, ev.error, ev.to_model, ev.partial)
+                        model, text, usage = ev.to_model, [], Usage()
+                        yield StageStarted(key, role, model, m.round)
         except (ProviderError, CoeError) as e:
-            attempts.append({"model": model, "error": str(e), "partial": getattr(e, "partial", "")})
+            partial = getattr(e, "partial", "") or "".join(text)
+            attempts.append({"model": model, "error": str(e), "partial": partial,
+                             "latency_ms": round((time.perf_counter() - t0) * 1000, 1)})
             status = "skipped" if sp.optional else "failed"
             state.record.stages.append(StageRecord(
-                seq=m.seq, stage=m.key, role=sp.role, model=model, status=status, prompt=prompt,
+                seq=m.seq, stage=key, role=role, model=model, status=status, prompt=prompt,
                 output="", round=m.round, error=str(e), attempts=attempts,
                 latency_ms=(time.perf_counter() - t0) * 1000))
-            emit(StageFailed(m.key, sp.role, model, str(e), None, getattr(e, "partial", ""), skipped=sp.optional))
-            return None
+            yield StageFailed(key, role, model, str(e), None, partial, skipped=sp.optional)
+            return
         latency = (time.perf_counter() - t0) * 1000
         out = "".join(text)
         cost = self.pool.catalog.model(model).cost(usage)
         state.record.stages.append(StageRecord(
-            seq=m.seq, stage=m.key, role=sp.role, model=model, status="ok", prompt=prompt, output=out,
+            seq=m.seq, stage=key, role=role, model=model, status="ok", prompt=prompt, output=out,
             round=m.round, attempts=attempts, usage=usage, cost=cost, latency_ms=latency))
-        emit(StageFinished(m.key, sp.role, model, out, usage, cost, latency))
-        label = ROLE_LABELS[state.lang].get(sp.role, sp.role)
+        label = ROLE_LABELS[state.lang].get(role, role)
         if m.item or sp.vars.get("task"):
             label = f"{ROLE_LABELS[state.lang]['sub']}: {m.item or sp.vars['task']}"
-        return Output(label, model, out)
+        results[m.key] = Output(label, model, out)
+        yield StageFinished(key, role, model, out, usage, cost, latency)
 
 
 def _join_text(m: Member, state: _RunState) -> str:
