@@ -219,6 +219,8 @@ class FakeUpstream:
                     await asyncio.sleep(b.token_delay_s)
             await resp.write(tail)
             await resp.write_eof()
+        except ConnectionResetError:  # the client went away (e.g. it gave up on garbage): normal for a fake
+            return resp
         finally:
             self.open_streams -= 1
         return resp
@@ -227,10 +229,13 @@ class FakeUpstream:
     async def _trickle(request: web.Request, data: bytes, b: Behaviour, ctype: str) -> web.StreamResponse:
         resp = web.StreamResponse(headers={"Content-Type": ctype})
         await resp.prepare(request)
-        for i in range(len(data)):
-            await resp.write(data[i : i + 1])
-            await asyncio.sleep(b.loris_interval_s)
-        await resp.write_eof()
+        try:
+            for i in range(len(data)):
+                await resp.write(data[i : i + 1])
+                await asyncio.sleep(b.loris_interval_s)
+            await resp.write_eof()
+        except ConnectionResetError:  # the client timed out and hung up, as it should
+            pass
         return resp
 
 
