@@ -1,4 +1,5 @@
-"""Read and write traces. Sync SQLAlchemy underneath, awaited through a worker thread."""
+"""Read and write traces. Sync SQLAlchemy underneath, awaited through a worker thread; finished runs in a SQLite
+file are committed on the loop thread (coe.store.writes)."""
 
 from __future__ import annotations
 
@@ -8,15 +9,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, bindparam, create_engine, event, insert, select, update
+from sqlalchemy import Connection, Engine, create_engine, event, insert, select
 from sqlalchemy import text as sql_text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from coe.errors import InputError, StoreError
 from coe.store.tables import Run, Stage
+from coe.store.writes import RUNS, STAGES, UPDATE_RUN, InlineSqliteWriter, Op, plan_ops
 from coe.types import Cost, Usage
 
 
@@ -104,6 +106,8 @@ class Store:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._pending: dict[asyncio.AbstractEventLoop, list[tuple[str, RunRecord, asyncio.Future[None]]]] = {}
         self._drainers: dict[asyncio.AbstractEventLoop, asyncio.Task[None]] = {}
+        self._inline = InlineSqliteWriter.for_engine(self.engine)  # SQLite file: commit on the loop thread
+        self._checkpoints: set[asyncio.Task[None]] = set()
 
     def __repr__(self) -> str:
         return f"Store({safe_url(self.url)})"
@@ -163,7 +167,7 @@ class Store:
         """Run totals and all its stages, in one transaction."""
         self._write([("finish", run)])
 
-    def _write(self, ops: list[tuple[str, RunRecord]]) -> None:
+    def _write(self, ops: list[Op]) -> None:
         try:
             with self.engine.begin() as conn:
                 _write_ops(conn, ops)
@@ -230,8 +234,12 @@ class Store:
         """Writes from concurrent runs share one transaction (one commit instead of hundreds); each caller's
         future resolves only after its own write is committed."""
         loop = asyncio.get_running_loop()
-        pending = self._pending.setdefault(loop, [])
         fut: asyncio.Future[None] = loop.create_future()
+        if loop not in self._drainers and self._inline is not None and self._inline.write([(op, run)]):
+            fut.set_result(None)  # committed already (nothing queued ahead of it)
+            self._after_inline(loop)
+            return fut
+        pending = self._pending.setdefault(loop, [])
         pending.append((op, run, fut))
         if loop not in self._drainers:
             self._drainers[loop] = loop.create_task(self._drain(loop))
@@ -243,14 +251,19 @@ class Store:
             while pending:
                 batch = pending[:]
                 del pending[:]
-                results = await asyncio.to_thread(self._write_batch, [(op, run) for op, run, _ in batch])
+                ops = [(op, run) for op, run, _ in batch]
+                if self._inline is not None and self._inline.write(ops):
+                    results: list[Exception | None] = [None] * len(ops)
+                    self._after_inline(loop)
+                else:  # not SQLite, or the database is busy: the worker thread waits for it
+                    results = await asyncio.to_thread(self._write_batch, ops)
                 for (_, _, fut), err in zip(batch, results, strict=True):
                     if not fut.done():
                         fut.set_result(None) if err is None else fut.set_exception(err)
         finally:  # no await between the emptiness check and here: nothing can slip in unseen
             self._drainers.pop(loop, None)
 
-    def _write_batch(self, ops: list[tuple[str, RunRecord]]) -> list[Exception | None]:
+    def _write_batch(self, ops: list[Op]) -> list[Exception | None]:
         try:
             self._write(ops)
             return [None] * len(ops)
@@ -264,10 +277,26 @@ class Store:
                     out.append(e)
             return out
 
+    def _after_inline(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._inline is not None and self._inline.checkpoint_due():
+            task = loop.create_task(asyncio.to_thread(self._checkpoint))
+            self._checkpoints.add(task)
+            task.add_done_callback(self._checkpoints.discard)
+
+    def _checkpoint(self) -> None:
+        """Move the WAL into the database file (the inline writer never does: it would fsync on the loop)."""
+        try:
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+        except SQLAlchemyError:  # the next one will do; SQLite also checkpoints from the other connections
+            pass
+
     def session(self) -> Session:
         return _GuardedSession(self.engine, expire_on_commit=False)
 
     def close(self) -> None:
+        if self._inline is not None:
+            self._inline.close()
         self.engine.dispose()
 
 
@@ -281,55 +310,14 @@ class _GuardedSession(Session):
                              hint="check that the database is running and migrated") from None
 
 
-_RUNS = cast(Table, Run.__table__)
-_STAGES = cast(Table, Stage.__table__)
-_UPDATE_RUN = update(_RUNS).where(_RUNS.c.id == bindparam("_run_id"))
-
-
-def _start_row(run: RunRecord) -> dict[str, Any]:
-    return {"id": run.id, "created_at": run.created_at, "mode": run.mode, "question": run.question,
-            "status": "running", "route": run.route, "team": list(run.team), "finished_at": None, "answer": None,
-            "error": None, "input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0, "latency_ms": 0.0,
-            "extras": None}
-
-
-def _finish_values(run: RunRecord) -> dict[str, Any]:
-    return {"finished_at": run.finished_at or datetime.now(UTC), "answer": run.answer, "status": run.status,
-            "error": run.error, "route": run.route, "team": list(run.team), "input_tokens": run.usage.input_tokens,
-            "output_tokens": run.usage.output_tokens, "cost_usd": run.cost.total_usd,
-            "latency_ms": run.latency_ms, "extras": run.extras or None}
-
-
-def _stage_rows(run: RunRecord) -> list[dict[str, Any]]:
-    return [{"run_id": run.id, "seq": st.seq, "stage": st.stage, "role": st.role, "round": st.round,
-             "model": st.model, "status": st.status, "prompt": st.prompt, "output": st.output, "error": st.error,
-             "attempts": st.attempts, "input_tokens": st.usage.input_tokens, "output_tokens": st.usage.output_tokens,
-             "cost_usd": st.cost.total_usd, "latency_ms": st.latency_ms} for st in run.stages]
-
-
-def _write_ops(conn: Connection, ops: list[tuple[str, RunRecord]]) -> None:
-    """``start`` inserts a running run; ``finish`` updates it and adds its stages; ``insert`` writes a whole
-    finished run. A run started and finished in the same batch becomes one INSERT."""
-    inserts: dict[str, dict[str, Any]] = {}
-    updates: list[dict[str, Any]] = []
-    stages: list[dict[str, Any]] = []
-    for op, run in ops:
-        if op == "start":
-            inserts[run.id] = _start_row(run)
-            continue
-        if op == "insert" and run.id not in inserts:
-            inserts[run.id] = _start_row(run)
-        if run.id in inserts:
-            inserts[run.id].update(_finish_values(run))
-        else:
-            updates.append({"_run_id": run.id, **_finish_values(run)})
-        stages.extend(_stage_rows(run))
+def _write_ops(conn: Connection, ops: list[Op]) -> None:
+    inserts, updates, stages = plan_ops(ops)
     if inserts:
-        conn.execute(insert(_RUNS), list(inserts.values()))
+        conn.execute(insert(RUNS), inserts)
     if updates:
-        conn.execute(_UPDATE_RUN, updates)
+        conn.execute(UPDATE_RUN, updates)
     if stages:
-        conn.execute(insert(_STAGES), stages)
+        conn.execute(insert(STAGES), stages)
 
 
 def _reason(e: SQLAlchemyError) -> str:
