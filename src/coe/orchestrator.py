@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from contextlib import aclosing
 from typing import Any
 
 from coe.config import Settings
@@ -33,12 +34,13 @@ def decomposed_workflow(subtasks: Sequence[SubTask], candidates: Sequence[Sequen
                                                                        StepSpec(parallel=(merge,))))
 
 
-async def run_request(question: str, mode: str, *, pool: ModelPool, store: Store | None, settings: Settings,
-                      team: Sequence[str] | None = None, fallbacks: Sequence[str] | None = None,
-                      router: RouterService | None = None, max_tokens: int | None = None,
-                      temperature: float | None = None, kb: str | None = None, use_kb: bool = True,
-                      knowledge: KnowledgeBase | None = None) -> AsyncIterator[RunEvent]:
-    """One request. Retrieval modes search the knowledge base (``kb``, or the default one) and cite it."""
+async def open_run(question: str, mode: str, *, pool: ModelPool, store: Store | None, settings: Settings,
+                   team: Sequence[str] | None = None, fallbacks: Sequence[str] | None = None,
+                   router: RouterService | None = None, max_tokens: int | None = None,
+                   temperature: float | None = None, kb: str | None = None, use_kb: bool = True,
+                   knowledge: KnowledgeBase | None = None) -> AsyncGenerator[RunEvent, None]:
+    """Plan one request (route, split, search the knowledge base) and return the engine's event stream, not yet
+    started. The server iterates it directly: one generator less for every token than :func:`run_request`."""
     router = router or RouterService(settings, pool)
     engine = Engine(pool, store, route=router.route_fn)
     workflow: Workflow | None = None
@@ -56,7 +58,15 @@ async def run_request(question: str, mode: str, *, pool: ModelPool, store: Store
     aug = None
     if use_kb and (knowledge is not None or store is not None):
         aug = await prepare(question, mode, settings, knowledge or KnowledgeBase(store), kb)  # type: ignore[arg-type]
-    async for ev in engine.run(question, mode, team=team, fallbacks=fallbacks, workflow=workflow,
-                               route_info=route_info, max_tokens=max_tokens, temperature=temperature,
-                               variables=aug.variables if aug else None, finalize=aug.finalize if aug else None):
-        yield ev
+    return engine.run(question, mode, team=team, fallbacks=fallbacks, workflow=workflow, route_info=route_info,
+                      max_tokens=max_tokens, temperature=temperature, variables=aug.variables if aug else None,
+                      finalize=aug.finalize if aug else None)
+
+
+async def run_request(question: str, mode: str, **kwargs: Any) -> AsyncIterator[RunEvent]:
+    """One request's events (see :func:`open_run` for the arguments). Retrieval modes search the knowledge base
+    (``kb``, or the default one) and cite it."""
+    events = await open_run(question, mode, **kwargs)
+    async with aclosing(events):
+        async for ev in events:
+            yield ev

@@ -50,6 +50,26 @@ def test_decoder_never_raises_and_chunking_does_not_matter(raw: bytes, cuts: lis
         assert ev.retry is None or ev.retry >= 0
 
 
+event_blocks = st.lists(st.one_of(
+    st.text(alphabet=st.characters(blacklist_characters="\r\n"), max_size=20).map(lambda t: f"data: {t}\n\n"),
+    st.sampled_from(["event: e\n", "id: 3\n", ": keep-alive\n\n", "data:x\n\n", "data: a\ndata: b\n\n", "\n",
+                     "retry: 5\n"])), min_size=1, max_size=12)
+
+
+@FAST
+@given(event_blocks, st.lists(st.booleans(), max_size=12))
+def test_whole_event_chunks_decode_like_bytes_one_at_a_time(blocks: list[str], glue: list[bool]) -> None:
+    """Chunks made of whole `data:` events take a fast path; it must agree with the general one."""
+    chunks: list[bytes] = []
+    for i, b in enumerate(blocks):  # one block per chunk, or glued to the previous one
+        if chunks and i - 1 < len(glue) and glue[i - 1]:
+            chunks[-1] += b.encode()
+        else:
+            chunks.append(b.encode())
+    raw = b"".join(chunks)
+    assert decode(chunks) == decode([raw[i : i + 1] for i in range(len(raw))])
+
+
 INFO = ModelInfo(id="up/m", vendor="up", model="m", name="m", context_window=4096)
 VENDOR = VendorInfo(id="up", name="Up", base_url="http://unused", key_env="UP_KEY")
 

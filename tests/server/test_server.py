@@ -152,7 +152,7 @@ def test_client_disconnect_cancels_the_run(tmp_path: Path) -> None:
             for line in r.iter_lines():
                 if '"run_id"' in line:
                     run_id = json.loads(line[6:])["coe"]["run_id"]
-                if '"content": "x"' in line:
+                if line.startswith("data: {") and json.loads(line[6:])["choices"][0]["delta"].get("content") == "x":
                     break
         deadline = time.time() + 10
         status = "running"

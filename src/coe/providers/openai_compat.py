@@ -7,6 +7,7 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from coe.jsonfast import loads
 from coe.providers.base import StreamDone, WireError
 from coe.providers.http import HttpRequest
 from coe.providers.sse import SSEEvent
@@ -82,7 +83,7 @@ class OpenAIChatAdapter:
         if data == "[DONE]":
             raise StreamDone
         try:
-            obj = json.loads(data)
+            obj = loads(data)
         except ValueError:
             raise WireError(f"stream chunk is not JSON: {data[:80]!r}") from None
         if not isinstance(obj, dict):

@@ -53,6 +53,11 @@ class SSEDecoder:
     def _lines(self, text: str) -> list[SSEEvent]:
         if not text:
             return []
+        if (text[-2:] == "\n\n" and not self._buf and not self._data and not self._event and not self._pending_cr
+                and "\r" not in text):  # the usual chunk: whole `data: …` events and nothing else
+            parts = text[:-2].split("\n\n")
+            if all(p[:6] == "data: " and "\n" not in p for p in parts):
+                return [SSEEvent(p[6:], "message", self._id, self._retry) for p in parts]
         if self._pending_cr:  # the previous chunk ended in CR: a leading LF completes that CRLF
             self._pending_cr = False
             if text.startswith("\n"):

@@ -23,6 +23,7 @@ from pydantic import ValidationError
 from starlette.responses import JSONResponse, Response
 from starlette.types import Message, Receive, Scope, Send
 
+from coe import jsonfast
 from coe.api import RunCollector, check_question
 from coe.errors import CoeError, InputError
 from coe.events import (
@@ -35,7 +36,7 @@ from coe.events import (
     StageStarted,
     Token,
 )
-from coe.orchestrator import run_request
+from coe.orchestrator import open_run
 from coe.server.errors import ApiError, from_coe_error, validation_error
 from coe.server.limits import Overloaded
 from coe.server.schemas import (
@@ -146,13 +147,16 @@ async def respond(st: AppState, body: ChatCompletionRequest, key: KeyInfo | None
         raise ApiError(503, f"{e}; retry shortly", "server_error", code="overloaded",
                        headers={"Retry-After": "1"}) from None
     try:
-        gen = run_request(question, mode, pool=st.pool, store=st.store, settings=st.settings, team=team,
-                          fallbacks=fallbacks, router=st.router, max_tokens=body.token_cap,
-                          temperature=body.temperature, knowledge=st.knowledge)
+        try:
+            gen = await open_run(question, mode, pool=st.pool, store=st.store, settings=st.settings, team=team,
+                                 fallbacks=fallbacks, router=st.router, max_tokens=body.token_cap,
+                                 temperature=body.temperature, knowledge=st.knowledge)
+        except CoeError as e:
+            raise from_coe_error(e) from None
         try:
             first = await anext(gen)
         except CoeError as e:
-            await gen.aclose()  # type: ignore[attr-defined]
+            await gen.aclose()
             raise from_coe_error(e) from None
     except BaseException:
         release()
@@ -213,8 +217,7 @@ async def _collect(st: AppState, first: RunEvent, gen: AsyncIterator[RunEvent]) 
     return c
 
 
-def _json(obj: Any) -> bytes:
-    return json.dumps(obj, ensure_ascii=False).encode("utf-8", "replace")
+_json = jsonfast.dumps
 
 
 class ChunkEncoder:
@@ -223,27 +226,27 @@ class ChunkEncoder:
 
     def __init__(self, cid: str, created: int, model: str) -> None:
         self.base = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model}
-        self.head = (b'data: {"id": ' + _json(cid) + b', "object": "chat.completion.chunk", "created": '
-                     + str(created).encode() + b', "model": ' + _json(model) + b', "choices": [{"index": 0, '
-                     b'"delta": {"')
+        self.head = (b'data: {"id":' + _json(cid) + b',"object":"chat.completion.chunk","created":'
+                     + str(created).encode() + b',"model":' + _json(model) + b',"choices":[{"index":0,'
+                     b'"delta":{"')
         self.head_event = self.head[: -len(b'{"')]
         self._tails: dict[str, bytes] = {}
 
     def stage(self, stage: str, role: str, model: str) -> None:
         info = _json({"stage": stage, "role": role, "model": model})
-        self._tails[stage] = b'}, "finish_reason": null}], "coe": ' + info + b"}\n\n"
+        self._tails[stage] = b'},"finish_reason":null}],"coe":' + info + b"}\n\n"
 
     def token(self, stage: str, field: bytes, text: str) -> bytes:
         tail = self._tails.get(stage)
         if tail is None:
             self.stage(stage, "", "")
             tail = self._tails[stage]
-        return self.head + field + b'": ' + encode_basestring(text).encode("utf-8", "replace") + tail
+        return self.head + field + b'":' + encode_basestring(text).encode("utf-8", "replace") + tail
 
     def event(self, delta: dict[str, Any], coe: dict[str, Any] | None = None, finish: str | None = None) -> bytes:
-        out = self.head_event + _json(delta) + (b', "finish_reason": ' + _json(finish) + b"}]" if finish
-                                                else b', "finish_reason": null}]')
-        return out + (b', "coe": ' + _json(coe) + b"}\n\n" if coe is not None else b"}\n\n")
+        out = self.head_event + _json(delta) + (b',"finish_reason":' + _json(finish) + b"}]" if finish
+                                                else b',"finish_reason":null}]')
+        return out + (b',"coe":' + _json(coe) + b"}\n\n" if coe is not None else b"}\n\n")
 
     def usage(self, usage: dict[str, Any]) -> bytes:
         return b"data: " + _json({**self.base, "choices": [], "usage": usage}) + b"\n\n"

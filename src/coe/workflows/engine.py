@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -96,7 +96,7 @@ class Engine:
                   fallbacks: Sequence[str] | None = None, workflow: Workflow | None = None,
                   route_info: dict[str, Any] | None = None, max_tokens: int | None = None,
                   temperature: float | None = None, variables: VarsFn | None = None,
-                  finalize: FinalizeFn | None = None) -> AsyncIterator[RunEvent]:
+                  finalize: FinalizeFn | None = None) -> AsyncGenerator[RunEvent, None]:
         """Run ``mode`` on ``question``. ``team`` fills the roles in order (no automatic fallback then, unless
         ``fallbacks`` names models); without a team the best available models are picked and back each other up.
         """
@@ -123,9 +123,17 @@ class Engine:
             yield RunStarted(rec.id, wf.name, question, route_info, tuple(rec.team), wf.final_stage)
             for step in wf.steps:
                 for rnd in range(1, step.rounds + 1):
+                    # One step: its members run concurrently and their events interleave. A lone member runs
+                    # inline (no task, no queue, no extra generator: each token costs one hop less).
                     members = self._members(step.parallel, rnd, step.rounds, state)
-                    async for ev in self._run_group(members, state, step.parallel, rnd):
-                        yield ev
+                    results: dict[str, Output | None] = {}
+                    previous = {sp.id: list(state.outputs.get(sp.id, [])) for sp in step.parallel} if rnd > 1 else {}
+                    events = (self._member(members[0], state, previous, results) if len(members) == 1
+                              else self._concurrently(members, state, previous, results))
+                    async with aclosing(events):
+                        async for ev in events:
+                            yield ev
+                    _collect(members, step.parallel, state, results)
                     if state.failed_required:
                         break
                 if state.failed_required:
@@ -185,26 +193,6 @@ class Engine:
         return out
 
     # ---- execution -----------------------------------------------------------------------------------
-
-    async def _run_group(self, members: list[Member], state: _RunState, specs: Sequence[StageSpec],
-                         rnd: int) -> AsyncIterator[RunEvent]:
-        """One step: its members run concurrently and their events interleave. A lone member runs inline
-        (no task, no queue: each token costs one generator hop instead of a task switch)."""
-        results: dict[str, Output | None] = {}
-        previous = {sp.id: list(state.outputs.get(sp.id, [])) for sp in specs} if rnd > 1 else {}
-        if len(members) == 1:
-            async with aclosing(self._member(members[0], state, previous, results)) as events:
-                async for ev in events:
-                    yield ev
-        else:
-            async for ev in self._concurrently(members, state, previous, results):
-                yield ev
-        for sp in specs:
-            mine = [m for m in members if m.spec.id == sp.id]
-            outs = [o for m in mine if (o := results.get(m.key)) is not None]
-            state.outputs[sp.id] = outs
-            if not outs and not sp.optional:
-                state.failed_required.append(mine[0].key if mine else sp.id)
 
     async def _concurrently(self, members: list[Member], state: _RunState, previous: dict[str, list[Output]],
                             results: dict[str, Output | None]) -> AsyncGenerator[RunEvent, None]:
@@ -330,6 +318,17 @@ class Engine:
             label = f"{ROLE_LABELS[state.lang]['sub']}: {m.item or sp.vars['task']}"
         results[m.key] = Output(label, model, out)
         yield StageFinished(key, role, model, out, usage, cost, latency)
+
+
+def _collect(members: list[Member], specs: Sequence[StageSpec], state: _RunState,
+             results: dict[str, Output | None]) -> None:
+    """A step's outputs into the run state; a required stage without output fails the run."""
+    for sp in specs:
+        mine = [m for m in members if m.spec.id == sp.id]
+        outs = [o for m in mine if (o := results.get(m.key)) is not None]
+        state.outputs[sp.id] = outs
+        if not outs and not sp.optional:
+            state.failed_required.append(mine[0].key if mine else sp.id)
 
 
 def _join_text(m: Member, state: _RunState) -> str:
