@@ -125,7 +125,15 @@ def test_health_ready_metrics_and_request_ids(tmp_path: Path) -> None:
         r = httpx.post(f"{srv.url}/v1/chat/completions", headers={"X-Request-ID": "abc123"},
                        json={"model": "coe-concise", "messages": [{"role": "user", "content": "hi"}]})
         assert r.headers["x-request-id"] == "abc123"
+        with httpx.stream("POST", f"{srv.url}/v1/chat/completions", headers={"X-Request-ID": "s-1"},
+                          json={"model": "coe-concise", "stream": True,
+                                "messages": [{"role": "user", "content": "hi"}]}) as sr:
+            assert sr.headers["x-request-id"] == "s-1" and sr.read().endswith(b"data: [DONE]\n\n")
+        bad = httpx.post(f"{srv.url}/v1/chat/completions", json={"model": "nope/x", "messages": []})
+        assert bad.status_code in (400, 404, 422) and len(bad.headers["x-request-id"]) == 32
         metrics = httpx.get(f"{srv.url}/metrics").text
+        assert 'coe_requests_total{model="",route="/v1/chat/completions",status="200"} 2.0' in metrics
+        assert f'route="/v1/chat/completions",status="{bad.status_code}"}} 1.0' in metrics
         assert 'coe_requests_total{model="",route="/v1/chat/completions",status="200"}' in metrics
         assert "coe_tokens_total{" in metrics and 'role="answerer"' in metrics
         assert "coe_cost_usd_total{" in metrics

@@ -52,11 +52,16 @@ def is_loopback(host: str) -> bool:
 
 
 class RequestContext:
-    """Pure ASGI middleware: request id (X-Request-ID in and out), one JSON access-log line, request metrics."""
+    """Pure ASGI middleware: request id (X-Request-ID in and out), one JSON access-log line, request metrics.
 
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+    With ``wrap_send=False`` (the hot path, :class:`~coe.server.chat.ChatEndpoint`) the app itself adds the
+    ``x-request-id`` header and leaves its status in ``scope["state"]["status"]``: no wrapper around ``send``,
+    which a stream calls for every token."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics, wrap_send: bool = True) -> None:
         self.app = app
         self.metrics = metrics
+        self.wrap_send = wrap_send
         self._children: dict[tuple[str, int], tuple[Any, Any]] = {}  # labelled metrics, looked up once
 
     def _observe(self, route: str, status: int, dt: float) -> None:
@@ -81,9 +86,17 @@ class RequestContext:
                     rid = ""
                 break
         rid = rid or uuid.uuid4().hex
-        scope.setdefault("state", {})["request_id"] = rid
+        state = scope.setdefault("state", {})
+        state["request_id"] = rid
         t0 = time.perf_counter()
         status = 500
+        if not self.wrap_send:
+            state["request_id_header"] = rid.encode("latin-1")
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                self._done(scope, rid, state.get("status", 500), t0)
+            return
 
         async def send_with_id(msg: Message) -> None:
             nonlocal status
@@ -95,13 +108,16 @@ class RequestContext:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            path = scope.get("path", "")
-            matched = scope.get("route")  # FastAPI's matched route: its template keeps label values bounded
-            route = str(getattr(matched, "path", "")) or (path if path == "/v1/chat/completions" else "unmatched")
-            dt = time.perf_counter() - t0
-            self._observe(route, status, dt)
-            log.info("request", extra={"request_id": rid, "method": scope.get("method"), "path": path,
-                                       "status": status, "ms": round(dt * 1000, 1)})
+            self._done(scope, rid, status, t0)
+
+    def _done(self, scope: Scope, rid: str, status: int, t0: float) -> None:
+        path = scope.get("path", "")
+        matched = scope.get("route")  # FastAPI's matched route: its template keeps label values bounded
+        route = str(getattr(matched, "path", "")) or (path if path == "/v1/chat/completions" else "unmatched")
+        dt = time.perf_counter() - t0
+        self._observe(route, status, dt)
+        log.info("request", extra={"request_id": rid, "method": scope.get("method"), "path": path,
+                                   "status": status, "ms": round(dt * 1000, 1)})
 
 
 class CoeApp(FastAPI):
@@ -158,7 +174,7 @@ def create_app(settings: Settings | None = None, *, pool: ModelPool | None = Non
         app.add_middleware(CORSMiddleware, allow_origins=srv.cors_origins, allow_methods=["*"], allow_headers=["*"])
         chat = CORSMiddleware(chat, allow_origins=srv.cors_origins, allow_methods=["*"], allow_headers=["*"])
     app.add_middleware(RequestContext, metrics=metrics)
-    app.fast_routes = {("POST", "/v1/chat/completions"): RequestContext(chat, metrics)}
+    app.fast_routes = {("POST", "/v1/chat/completions"): RequestContext(chat, metrics, wrap_send=False)}
     app.include_router(openai_router)
     app.include_router(arena_router)
     install_ui(app)  # the web UI at / (static pages) and the JSON it reads

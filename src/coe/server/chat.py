@@ -272,6 +272,7 @@ class SSEResponse(Response):
         self.release = release
         self.status_code = 200
         self.background = None
+        self.extra_headers: list[tuple[bytes, bytes]] = []
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         task = asyncio.current_task()
@@ -289,7 +290,7 @@ class SSEResponse(Response):
         cost = 0.0
         self.st.metrics.open_streams.inc()
         try:
-            await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
+            await send({"type": "http.response.start", "status": 200, "headers": [*SSE_HEADERS, *self.extra_headers]})
             cost = await self._stream(send, state)
         except asyncio.CancelledError:
             if not state["gone"]:
@@ -430,6 +431,14 @@ class ChatEndpoint:
         except Exception:
             log.exception("unhandled error", extra={"request_id": (scope.get("state") or {}).get("request_id")})
             resp = ApiError(500, "internal error; see the server log", "server_error").response()
+        state = scope.get("state")
+        rid = state.get("request_id_header") if state else None
+        if rid is not None:  # RequestContext(wrap_send=False): the header and the status are ours to give
+            state["status"] = resp.status_code  # type: ignore[index]
+            if isinstance(resp, SSEResponse):
+                resp.extra_headers.append((b"x-request-id", rid))
+            else:
+                resp.headers["x-request-id"] = rid.decode("latin-1")
         await resp(scope, receive, send)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from coe.events import RunEvent, StageFailed, StageFinished
@@ -25,12 +27,20 @@ class Metrics:
         self.stage_failures = Counter("coe_stage_failures_total", "Failed stage attempts", ["model", "role"],
                                       registry=self.registry)
         self.open_streams = Gauge("coe_open_streams", "Streams in flight", registry=self.registry)
+        self._stage: dict[tuple[str, str], tuple[Any, Any, Any, Any]] = {}  # labelled children, looked up once
 
     def observe(self, ev: RunEvent) -> None:
         if isinstance(ev, StageFinished):
-            self.tokens.labels(ev.model, ev.role, "input").inc(ev.usage.input_tokens)
-            self.tokens.labels(ev.model, ev.role, "output").inc(ev.usage.output_tokens)
-            self.cost.labels(ev.model, ev.role).inc(ev.cost.total_usd)
-            self.stage_latency.labels(ev.model, ev.role).observe(ev.latency_ms / 1000)
+            key = (ev.model, ev.role)
+            c = self._stage.get(key)
+            if c is None:
+                c = (self.tokens.labels(ev.model, ev.role, "input"), self.tokens.labels(ev.model, ev.role, "output"),
+                     self.cost.labels(ev.model, ev.role), self.stage_latency.labels(ev.model, ev.role))
+                if len(self._stage) < 10_000:
+                    self._stage[key] = c
+            c[0].inc(ev.usage.input_tokens)
+            c[1].inc(ev.usage.output_tokens)
+            c[2].inc(ev.cost.total_usd)
+            c[3].observe(ev.latency_ms / 1000)
         elif isinstance(ev, StageFailed):
             self.stage_failures.labels(ev.model, ev.role).inc()
