@@ -13,7 +13,7 @@ import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol
 
 import aiohttp
@@ -53,6 +53,11 @@ class HttpResponse(Protocol):
 
     def aiter_bytes(self) -> AsyncIterator[bytes]: ...
 
+    async def read_chunk(self) -> bytes:
+        """The body's next bytes as they arrive; ``b""`` at its end. (A stream reads with this, not
+        :meth:`aiter_bytes`: no generator between the socket and the decoder, for every token.)"""
+        ...
+
     async def read(self) -> bytes: ...
 
 
@@ -71,14 +76,17 @@ class _AiohttpResponse:
         self.status = resp.status
         self.headers: Mapping[str, str] = resp.headers
 
-    async def aiter_bytes(self) -> AsyncIterator[bytes]:
+    async def read_chunk(self) -> bytes:
         try:
-            async for chunk in self._resp.content.iter_any():
-                yield chunk
+            return await self._resp.content.readany()
         except (TimeoutError, aiohttp.ServerTimeoutError) as e:
             raise TransportError("read_timeout", str(e)) from None
         except (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as e:
             raise TransportError("broken", e.__class__.__name__) from None
+
+    async def aiter_bytes(self) -> AsyncIterator[bytes]:
+        while chunk := await self.read_chunk():
+            yield chunk
 
     async def read(self) -> bytes:
         chunks = [c async for c in self.aiter_bytes()]
@@ -149,12 +157,22 @@ class MockResponse:
     headers: Mapping[str, str] = field(default_factory=dict)
     fail_after: TransportError | None = None
 
+    _reader: AsyncIterator[bytes] | None = field(default=None, init=False, repr=False)
+
     async def aiter_bytes(self) -> AsyncIterator[bytes]:
         for c in self.chunks if self.chunks is not None else [self.body]:
             await asyncio.sleep(0)
             yield c
         if self.fail_after is not None:
             raise self.fail_after
+
+    async def read_chunk(self) -> bytes:
+        if self._reader is None:
+            self._reader = self.aiter_bytes()
+        async for c in self._reader:
+            if c:
+                return c
+        return b""
 
     async def read(self) -> bytes:
         return b"".join([c async for c in self.aiter_bytes()])
@@ -177,7 +195,7 @@ class MockTransport:
         result = self.handler(request)
         if inspect.isawaitable(result):
             result = await result
-        yield result
+        yield replace(result)  # a fresh reader: a handler may hand out the same response twice
 
     async def aclose(self) -> None:
         return None

@@ -166,7 +166,8 @@ class HttpProvider:
                 decoder = SSEDecoder()
                 done = False
                 try:
-                    async for chunk in resp.aiter_bytes():  # the decoder is fed inline: one generator less per read
+                    read = resp.read_chunk
+                    while chunk := await read():  # read and decoded inline: no generator per read
                         for sse in decoder.feed(chunk):
                             try:
                                 events = parse(sse)
