@@ -7,6 +7,7 @@ Not a benchmark itself; `bench/server_overhead.py` and friends import it.
 from __future__ import annotations
 
 import asyncio
+import gc
 import itertools
 import os
 import re
@@ -188,10 +189,15 @@ async def closed_loop(url: str, body: dict[str, object], clients: int, per_clien
             return [await stream_once(s, url, body, headers) for _ in range(per_client)]
 
         cpu0 = cpu_seconds(pid) if pid else 0.0
-        async with RssSampler(pid) as rss:
-            t0 = time.perf_counter()
-            results = [r for rs in await asyncio.gather(*[client() for _ in range(clients)]) for r in rs]
-            wall = time.perf_counter() - t0
+        gc.collect()
+        gc.disable()  # a collection in the load generator stalls every stream's reader at once: it would read
+        try:  # as token gaps of the gateway under test (hundreds of ms with thousands of results)
+            async with RssSampler(pid) as rss:
+                t0 = time.perf_counter()
+                results = [r for rs in await asyncio.gather(*[client() for _ in range(clients)]) for r in rs]
+                wall = time.perf_counter() - t0
+        finally:
+            gc.enable()
         cpu = (cpu_seconds(pid) - cpu0) if pid else None
     ok = [r for r in results if r.ok]
     errors: dict[str, int] = {}

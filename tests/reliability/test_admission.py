@@ -12,7 +12,7 @@ import pytest
 
 from coe.config import Settings, parse_config
 from coe.providers.fake import FakeScript
-from coe.server.limits import Admission, Overloaded
+from coe.server.limits import Admission, Overloaded, cgroup_cpu_share
 from tests.server.conftest import fake_app, serve
 
 
@@ -91,3 +91,26 @@ def test_overflow_gets_503_with_retry_after_and_admitted_streams_finish(tmp_path
         else:
             assert r.text.rstrip().endswith("data: [DONE]") and "x" * 1 in r.text
     assert time.perf_counter() - t0 < 20
+
+
+def test_cpu_quota_is_read_from_cgroup_v1_and_v2(tmp_path: Path) -> None:
+    """A container's CPU limit throttles the loop's thread: admission reads the quota to see it as its own load."""
+    v1 = tmp_path / "v1"
+    (v1 / "cpu" / "kubepods" / "pod1").mkdir(parents=True)
+    (v1 / "cpu" / "cpu.cfs_quota_us").write_text("-1\n")
+    (v1 / "cpu" / "kubepods" / "cpu.cfs_quota_us").write_text("50000\n")
+    (v1 / "cpu" / "kubepods" / "cpu.cfs_period_us").write_text("100000\n")
+    (v1 / "cpu" / "kubepods" / "pod1" / "cpu.cfs_quota_us").write_text("-1\n")
+    proc = tmp_path / "cgroup"
+    proc.write_text("4:memory:/kubepods/pod1\n1:cpu:/kubepods/pod1\n0::/\n")
+    assert cgroup_cpu_share(v1, proc) == 0.5  # the parent's quota binds
+    v2 = tmp_path / "v2"
+    (v2 / "app").mkdir(parents=True)
+    (v2 / "cgroup.controllers").write_text("cpu memory\n")
+    (v2 / "cpu.max").write_text("max 100000\n")
+    (v2 / "app" / "cpu.max").write_text("25000 100000\n")
+    proc.write_text("0::/app\n")
+    assert cgroup_cpu_share(v2, proc) == 0.25
+    (v2 / "app" / "cpu.max").write_text("400000 100000\n")  # four cores: not a limit for one loop
+    assert cgroup_cpu_share(v2, proc) == 1.0
+    assert cgroup_cpu_share(tmp_path / "none", tmp_path / "missing") == 1.0

@@ -8,6 +8,7 @@ import contextlib
 import time
 from collections import deque
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Protocol
 
 
@@ -134,6 +135,7 @@ class Admission:
         loop = asyncio.get_running_loop()
         idle = tick = 0
         t_busy, cpu = loop.time(), time.thread_time()
+        share = cgroup_cpu_share()
         while idle < 50:
             t = loop.time()
             await asyncio.sleep(self.TICK_S)
@@ -144,11 +146,56 @@ class Admission:
             if tick % 4 == 0 or lag > self.max_lag_s:
                 cpu_now = time.thread_time()
                 if now > t_busy:
-                    self.busy = 0.5 * self.busy + 0.5 * min(1.0, (cpu_now - cpu) / (now - t_busy))
+                    used = (cpu_now - cpu) / (now - t_busy) / share  # of what the CPU quota allows
+                    self.busy = 0.5 * self.busy + 0.5 * min(1.0, used)
                 t_busy, cpu = now, cpu_now
+            if tick % 80 == 0:  # every 2 s: a container's limit can change
+                share = cgroup_cpu_share()
             self._pump(limit=self.BURST)
             idle = idle + 1 if self.active == 0 and not self._waiters else 0
         self.lag_s = self.busy = 0.0
+
+
+def cgroup_cpu_share(root: Path = Path("/sys/fs/cgroup"), proc: Path = Path("/proc/self/cgroup")) -> float:
+    """The share of one core this process may use under its cgroup's CPU quota (cgroup v1 ``cpu.cfs_quota_us``
+    or v2 ``cpu.max``, the tightest along the path); 1.0 without a quota or with a core or more. In a container
+    with a CPU limit the loop's thread is throttled, not busy, when it hits the limit: admission must count
+    that as overload of its own."""
+    try:
+        lines = proc.read_text().splitlines()
+    except OSError:
+        return 1.0
+    share = 1.0
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        if controllers == "":
+            mounts, files = [root / "unified", root], ("cpu.max",)
+        elif "cpu" in controllers.split(","):
+            mounts, files = [root / controllers, root / "cpu", root / "cpu,cpuacct"], ("cpu.cfs_quota_us",)
+        else:
+            continue
+        for mount in mounts:
+            folder = mount / path.lstrip("/")
+            while True:
+                share = min(share, _quota(folder, files[0]))
+                if folder == mount:
+                    break
+                folder = folder.parent
+            if (mount / files[0]).exists() or (mount / "cgroup.controllers").exists():
+                break
+    return share
+
+
+def _quota(folder: Path, name: str) -> float:
+    try:
+        if name == "cpu.max":
+            quota, period = (folder / name).read_text().split()[:2]
+            return 1.0 if quota == "max" else min(1.0, int(quota) / int(period))
+        quota_us = int((folder / name).read_text())
+        period_us = int((folder / "cpu.cfs_period_us").read_text())
+        return 1.0 if quota_us <= 0 else min(1.0, quota_us / period_us)
+    except (OSError, ValueError):
+        return 1.0
 
 
 class Overloaded(Exception):
