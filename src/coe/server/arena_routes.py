@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator
 from dataclasses import asdict
 from typing import Annotated, Any
@@ -21,6 +20,7 @@ from coe.server.errors import ApiError, from_coe_error
 from coe.server.openai_routes import ERRORS, auth
 from coe.server.schemas import CleanModel, ErrorResponse
 from coe.server.state import app_state
+from coe.server.stream import DONE, sse_data
 from coe.store.keys import KeyInfo
 
 router = APIRouter(prefix="/v1/coe/arena")
@@ -45,10 +45,6 @@ class VoteRequest(CleanModel):
     voter: str | None = Field(default=None, max_length=128)
 
 
-def _sse(obj: dict[str, Any]) -> bytes:
-    return b"data: " + json.dumps(obj, ensure_ascii=False, default=str).encode() + b"\n\n"
-
-
 @router.post("/battles", responses={**ERRORS, 409: {"model": ErrorResponse}, 200: {"content": {
     "application/json": {"schema": {"type": "object"}}, "text/event-stream": {}}}})
 async def create_battle(body: BattleRequest, request: Request, _key: KeyInfo | None = Depends(auth)) -> Any:
@@ -69,15 +65,15 @@ async def create_battle(body: BattleRequest, request: Request, _key: KeyInfo | N
     if body.stream:
         async def events() -> AsyncIterator[bytes]:
             try:
-                yield _sse(asdict(first))
+                yield sse_data(asdict(first))
                 async for ev in gen:
                     if isinstance(ev, BattleReady):
-                        yield _sse({"type": "battle_ready", **ev.battle.public()})
+                        yield sse_data({"type": "battle_ready", **ev.battle.public()})
                     else:
-                        yield _sse(event_dict(ev))  # type: ignore[arg-type]
-                yield b"data: [DONE]\n\n"
+                        yield sse_data(event_dict(ev))  # type: ignore[arg-type]
+                yield DONE
             except CoeError as e:
-                yield _sse(from_coe_error(e).body())
+                yield sse_data(from_coe_error(e).body())
             finally:
                 await gen.aclose()  # type: ignore[attr-defined]
         return StreamingResponse(events(), media_type="text/event-stream")
@@ -123,18 +119,17 @@ async def vote(battle_id: str, body: VoteRequest, request: Request, key: KeyInfo
 @router.get("/leaderboard", responses=ERRORS)
 async def get_leaderboard(request: Request, category: str | None = None, bootstrap: int = 100,
                           _key: KeyInfo | None = Depends(auth)) -> Any:
-    repo = ArenaRepo(app_state(request).store)
+    st = app_state(request)
+    repo = ArenaRepo(st.store)
     votes = await asyncio.to_thread(repo.votes, category)
     if len({m for v in votes for m in v.models}) < 2:
         return {"category": category, "votes": len(votes), "models": [], "win_rate": {}}
     # Ratings only change with new votes: keep the last few boards (the bootstrap costs seconds on big logs).
     key = (category, max(0, min(bootstrap, 1000)), len(votes), hash(tuple((v.models, v.winner) for v in votes)))
-    if key not in _BOARDS:
+    boards = st.boards
+    if key not in boards:
         lb = await asyncio.to_thread(leaderboard, votes, bootstrap=key[1])
-        if len(_BOARDS) >= 32:
-            _BOARDS.pop(next(iter(_BOARDS)))
-        _BOARDS[key] = {"category": category, "votes": len(votes), "models": lb.rows(), "win_rate": lb.win_rates()}
-    return _BOARDS[key]
-
-
-_BOARDS: dict[tuple[Any, ...], dict[str, Any]] = {}
+        if len(boards) >= 32:
+            boards.pop(next(iter(boards)))
+        boards[key] = {"category": category, "votes": len(votes), "models": lb.rows(), "win_rate": lb.win_rates()}
+    return boards[key]

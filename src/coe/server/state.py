@@ -37,6 +37,7 @@ class AppState:
     knowledge: KnowledgeBase
     redis: Any = None
     admission: Admission = field(default_factory=lambda: Admission(0, 60.0))
+    boards: dict[tuple[Any, ...], dict[str, Any]] = field(default_factory=dict)  # arena leaderboards, by vote set
     _verified: dict[str, tuple[float, KeyInfo]] = field(default_factory=dict)
 
     async def authenticate(self, request: Request) -> KeyInfo | None:
