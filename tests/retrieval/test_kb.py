@@ -199,3 +199,17 @@ async def test_url_ingestion_refuses_private_addresses_unless_allowed(tmp_path: 
         assert kb.search("where do quokkas live", k=1)[0].title == "Local"
     finally:
         await runner.cleanup()
+
+
+def test_chunks_keep_paragraph_breaks_and_the_size_limit() -> None:
+    text = ("# Title\n\nFirst paragraph, sentence one. Sentence two.\n\n- item a\n- item b\n\n"
+            "第二段第一句。第二句！\n \n\nLast one.")
+    (only,) = chunk_text(text, max_chars=400)
+    assert only == ("# Title\n\nFirst paragraph, sentence one. Sentence two.\n\n- item a\n- item b\n\n"
+                    "第二段第一句。第二句！\n\nLast one.")
+    paras = "\n\n".join(f"Paragraph {i} starts here. It has a second sentence." for i in range(40))
+    chunks = chunk_text(paras, max_chars=120)
+    assert len(chunks) > 10 and all(len(c) <= 120 for c in chunks)
+    assert all("\n\n" in c for c in chunks[:-1])  # two short paragraphs fit: the break between them is kept
+    joined = " ".join(chunks)
+    assert all(f"Paragraph {i} starts here." in joined for i in range(40))
