@@ -132,3 +132,38 @@ def test_sigterm_drains_every_open_stream_and_stores_their_traces(tmp_path: Path
     store = open_store(db)
     for _, rid in results:
         assert store.get_run(rid).status == "ok"
+
+
+def test_two_workers_share_one_sqlite_file(tmp_path: Path) -> None:
+    """`coe serve --workers 2` on one SQLite file: each process commits traces on its event loop and hands a
+    batch to its worker thread when the other process holds the write lock. Every answered run is stored once."""
+    db = f"sqlite:///{tmp_path / 'workers.db'}"
+    open_store(db).close()
+
+    async def traffic(url: str) -> list[str]:
+        async with httpx.AsyncClient(timeout=60) as c:
+            async def streamed(i: int) -> str:
+                run_id = ""
+                async with c.stream("POST", url + "/v1/chat/completions", json={
+                        "model": "up/m", "stream": True, "messages": [{"role": "user", "content": f"s{i}"}]}) as r:
+                    async for line in r.aiter_lines():
+                        if line.startswith("data: {") and not run_id:
+                            run_id = json.loads(line[6:])["coe"]["run_id"]
+                return run_id
+
+            async def plain(i: int) -> str:
+                r = await c.post(url + "/v1/chat/completions",
+                                 json={"model": "up/m", "messages": [{"role": "user", "content": f"p{i}"}]})
+                return str(r.json()["coe"]["run_id"])
+
+            return list(await asyncio.gather(*[streamed(i) for i in range(40)], *[plain(i) for i in range(40)]))
+
+    with FakeUpstream([Behaviour(text="answer", chunk_chars=2, token_delay_s=0.005)]) as up:
+        cfg = config_text({"up": up.base_url}, ["up/m"])
+        with coe_serve(tmp_path, cfg, db, extra_args=("--workers", "2")) as (url, _):
+            ids = asyncio.run(traffic(url))
+    assert all(ids) and len(set(ids)) == 80
+    store = open_store(db)
+    runs = store.list_runs(200)
+    assert sorted(r.id for r in runs) == sorted(ids) and {r.status for r in runs} == {"ok"}
+    assert all(store.get_run(rid).answer == "answer" for rid in ids[:5])
