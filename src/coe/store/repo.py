@@ -16,6 +16,7 @@ from sqlalchemy import text as sql_text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from coe import jsonfast
 from coe.errors import InputError, StoreError
 from coe.store.tables import Run, Stage
 from coe.store.writes import RUNS, STAGES, UPDATE_RUN, InlineSqliteWriter, Op, plan_ops
@@ -98,7 +99,8 @@ class Store:
                                  f"({e.strerror or e.__class__.__name__})",
                                  hint="check COE_DATABASE_URL or [store] url") from None
         try:
-            self.engine: Engine = create_engine(self.url, pool_pre_ping=not self.url.startswith("sqlite"))
+            self.engine: Engine = create_engine(self.url, pool_pre_ping=not self.url.startswith("sqlite"),
+                                                json_serializer=_json_text)
         except (SQLAlchemyError, ImportError, ValueError) as e:
             raise StoreError(f"cannot use database {safe_url(url)} ({e.__class__.__name__})",
                              hint="check COE_DATABASE_URL or [store] url") from None
@@ -318,6 +320,11 @@ def _write_ops(conn: Connection, ops: list[Op]) -> None:
         conn.execute(UPDATE_RUN, updates)
     if stages:
         conn.execute(insert(STAGES), stages)
+
+
+def _json_text(obj: Any) -> str:
+    """JSON columns (route, team, extras, attempts) through orjson: compact, read back by any JSON parser."""
+    return jsonfast.dumps(obj).decode()
 
 
 def _reason(e: SQLAlchemyError) -> str:
