@@ -82,7 +82,8 @@ class ServerSettings(BaseModel):
     max_streams: int = Field(2000, ge=0, description="chat requests served at once per process; later ones wait "
                                                      "(0 = no fixed cap)")
     max_loop_lag_ms: float = Field(50.0, gt=0, description="new requests wait while the event loop lags more "
-                                                           "than this (admission control under overload)")
+                                                           "than this from its own work, counted against the "
+                                                           "cgroup CPU quota (admission control under overload)")
     queue_timeout_s: float = Field(60.0, gt=0, description="longest wait for admission before a 503")
 
 
