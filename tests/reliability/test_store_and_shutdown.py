@@ -58,33 +58,35 @@ def test_ask_with_an_unusable_store_is_one_clear_line(tmp_path: Path) -> None:
     assert p.returncode != 0 and "Traceback" not in p.stderr and p.stderr.startswith("error:")
 
 
+async def _traffic(url: str, n: int) -> list[str]:
+    """``n`` streamed and ``n`` plain requests to ``up/m`` at once; their run ids."""
+    async with httpx.AsyncClient(timeout=30) as c:
+        async def streamed(i: int) -> str:
+            run_id = ""
+            async with c.stream("POST", url + "/v1/chat/completions", json={
+                    "model": "up/m", "stream": True, "messages": [{"role": "user", "content": f"s{i}"}]}) as r:
+                async for line in r.aiter_lines():
+                    if line.startswith("data: {") and not run_id:
+                        run_id = json.loads(line[6:])["coe"]["run_id"]
+            return run_id
+
+        async def plain(i: int) -> str:
+            r = await c.post(url + "/v1/chat/completions",
+                             json={"model": "up/m", "messages": [{"role": "user", "content": f"p{i}"}]})
+            return str(r.json()["coe"]["run_id"])
+
+        return list(await asyncio.gather(*[streamed(i) for i in range(n)], *[plain(i) for i in range(n)]))
+
+
 def test_hard_kill_loses_no_answered_run(tmp_path: Path) -> None:
     """Every response the client received (streamed or not) has its trace committed: SIGKILL right after,
     restart on the same database, and all runs are there, finished."""
     db = f"sqlite:///{tmp_path / 'kill.db'}"
 
-    async def traffic(url: str) -> list[str]:
-        async with httpx.AsyncClient(timeout=30) as c:
-            async def streamed(i: int) -> str:
-                run_id = ""
-                async with c.stream("POST", url + "/v1/chat/completions", json={
-                        "model": "up/m", "stream": True, "messages": [{"role": "user", "content": f"s{i}"}]}) as r:
-                    async for line in r.aiter_lines():
-                        if line.startswith("data: {") and not run_id:
-                            run_id = json.loads(line[6:])["coe"]["run_id"]
-                return run_id
-
-            async def plain(i: int) -> str:
-                r = await c.post(url + "/v1/chat/completions",
-                                 json={"model": "up/m", "messages": [{"role": "user", "content": f"p{i}"}]})
-                return str(r.json()["coe"]["run_id"])
-
-            return list(await asyncio.gather(*[streamed(i) for i in range(10)], *[plain(i) for i in range(10)]))
-
     with FakeUpstream([Behaviour(text="answer", chunk_chars=2, token_delay_s=0.01)]) as up:
         cfg = config_text({"up": up.base_url}, ["up/m"])
         with coe_serve(tmp_path, cfg, db) as (url, proc):
-            ids = asyncio.run(traffic(url))
+            ids = asyncio.run(_traffic(url, 10))
             proc.send_signal(signal.SIGKILL)
             proc.wait(10)
         assert all(ids) and len(set(ids)) == 20
@@ -140,28 +142,10 @@ def test_two_workers_share_one_sqlite_file(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'workers.db'}"
     open_store(db).close()
 
-    async def traffic(url: str) -> list[str]:
-        async with httpx.AsyncClient(timeout=60) as c:
-            async def streamed(i: int) -> str:
-                run_id = ""
-                async with c.stream("POST", url + "/v1/chat/completions", json={
-                        "model": "up/m", "stream": True, "messages": [{"role": "user", "content": f"s{i}"}]}) as r:
-                    async for line in r.aiter_lines():
-                        if line.startswith("data: {") and not run_id:
-                            run_id = json.loads(line[6:])["coe"]["run_id"]
-                return run_id
-
-            async def plain(i: int) -> str:
-                r = await c.post(url + "/v1/chat/completions",
-                                 json={"model": "up/m", "messages": [{"role": "user", "content": f"p{i}"}]})
-                return str(r.json()["coe"]["run_id"])
-
-            return list(await asyncio.gather(*[streamed(i) for i in range(40)], *[plain(i) for i in range(40)]))
-
     with FakeUpstream([Behaviour(text="answer", chunk_chars=2, token_delay_s=0.005)]) as up:
         cfg = config_text({"up": up.base_url}, ["up/m"])
         with coe_serve(tmp_path, cfg, db, extra_args=("--workers", "2")) as (url, _):
-            ids = asyncio.run(traffic(url))
+            ids = asyncio.run(_traffic(url, 40))
     assert all(ids) and len(set(ids)) == 80
     store = open_store(db)
     runs = store.list_runs(200)
