@@ -14,6 +14,7 @@ import re
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -38,6 +39,23 @@ def pinned(cmd: Sequence[str], core: int | None) -> list[str]:
     if core is None or shutil.which("taskset") is None or core >= (os.cpu_count() or 1):
         return list(cmd)
     return ["taskset", "-c", str(core), *cmd]
+
+
+def coe_serve_cmd(tmp: Path, name: str, up_url: str, log_level: str,
+                  extra_toml: str = "") -> tuple[list[str], dict[str, str], int]:
+    """(command, environment, port) for `coe serve --open` with one catalog model ``up/m`` on ``up_url`` and its
+    own SQLite database. The schema is created first: a server restarted on its database (the usual case) does
+    not load Alembic."""
+    cfg = tmp / f"{name}.toml"
+    cfg.write_text(f'[vendors.up]\nname = "Up"\nbase_url = "{up_url}"\nkey_env = "UP_KEY"\n'
+                   '[[models]]\nid = "up/m"\ncontext_window = 4096\n' + extra_toml)
+    db = f"sqlite:///{tmp / f'{name}.db'}"
+    env = {**os.environ, "UP_KEY": "bench", "COE_HOME": str(tmp / "home"), "COE_DATABASE_URL": db}
+    subprocess.run([sys.executable, "-c", "import sys; from coe.store.repo import open_store; "
+                    "open_store(sys.argv[1]).close()", db], env=env, check=True)
+    port = free_port()
+    return ([sys.executable, "-m", "coe", "--config", str(cfg), "serve", "--open", "--port", str(port),
+             "--log-level", log_level], env, port)
 
 
 def pin_self(core: int | None) -> None:

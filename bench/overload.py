@@ -33,7 +33,7 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from loadgen import Result, cpu_seconds, free_port, pct, pin_self, pinned, stream_once, wait_ready
+from loadgen import Result, coe_serve_cmd, cpu_seconds, free_port, pct, pin_self, pinned, stream_once, wait_ready
 
 BODY = {"model": "up/m", "stream": True, "messages": [{"role": "user", "content": "hello"}]}
 SETTINGS = {"on": "", "off": "[server]\nmax_streams = 0\nmax_loop_lag_ms = 1000000000\n"}
@@ -94,17 +94,9 @@ async def drive(url: str, clients: int, seconds: float, pid: int) -> dict[str, A
 
 
 async def one(mode: str, a: argparse.Namespace, up_url: str, tmp: Path, group: Path | None) -> dict[str, Any]:
-    cfg = tmp / f"coe-{mode}.toml"
-    cfg.write_text(f'[vendors.up]\nname = "Up"\nbase_url = "{up_url}"\nkey_env = "UP_KEY"\n'
-                   '[[models]]\nid = "up/m"\ncontext_window = 4096\n' + SETTINGS[mode]
-                   + ("" if mode == "off" else f"[server]\nqueue_timeout_s = {a.queue_timeout}\n"))
-    db = f"sqlite:///{tmp / f'{mode}.db'}"
-    env = {**os.environ, "UP_KEY": "bench", "COE_HOME": str(tmp / "home"), "COE_DATABASE_URL": db}
-    subprocess.run([sys.executable, "-c", "import sys; from coe.store.repo import open_store; "
-                    "open_store(sys.argv[1]).close()", db], env=env, check=True)
-    port = free_port()
-    cmd = pinned([sys.executable, "-m", "coe", "--config", str(cfg), "serve", "--open", "--port", str(port),
-                  "--log-level", "warning"], a.gateway_core)
+    extra = SETTINGS[mode] + ("" if mode == "off" else f"[server]\nqueue_timeout_s = {a.queue_timeout}\n")
+    serve, env, port = coe_serve_cmd(tmp, f"coe-{mode}", up_url, "warning", extra)
+    cmd = pinned(serve, a.gateway_core)
     if group is not None:  # join the cgroup before exec: the quota holds from the first instruction
         cmd = ["sh", "-c", f'echo $$ > "{group}/cgroup.procs" && exec "$@"', "sh", *cmd]
     with open(tmp / f"coe-{mode}.log", "wb") as log:

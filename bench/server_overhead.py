@@ -32,7 +32,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from loadgen import closed_loop, free_port, pin_self, pinned, token_delay, wait_ready
+from loadgen import closed_loop, coe_serve_cmd, free_port, pin_self, pinned, token_delay, wait_ready
 
 ROOT = Path(__file__).resolve().parents[1]
 LITELLM_VENV = Path(os.environ.get("LITELLM_VENV", "/tmp/litellm-venv"))
@@ -91,17 +91,8 @@ class Procs:
         return started
 
     def _start_coe(self) -> None:
-        cfg = self.tmp / "coe.toml"
-        cfg.write_text(f'[vendors.up]\nname = "Up"\nbase_url = "{self.up_url}"\nkey_env = "UP_KEY"\n'
-                       '[[models]]\nid = "up/m"\ncontext_window = 4096\n')
-        env = {**os.environ, "UP_KEY": "bench", "COE_HOME": str(self.tmp / "home"),
-               "COE_DATABASE_URL": f"sqlite:///{self.tmp / 'bench.db'}"}
-        # A server restarted on its database (the usual case) does not load Alembic; create the schema first.
-        subprocess.run([sys.executable, "-c", "import sys; from coe.store.repo import open_store; "
-                        "open_store(sys.argv[1]).close()", env["COE_DATABASE_URL"]], env=env, check=True)
-        p = free_port()
-        self._spawn("coe", [sys.executable, "-m", "coe", "--config", str(cfg), "serve", "--open", "--port", str(p),
-                            "--log-level", self.coe_log_level], self.gateway_core, env)
+        cmd, env, p = coe_serve_cmd(self.tmp, "bench", self.up_url, self.coe_log_level)
+        self._spawn("coe", cmd, self.gateway_core, env)
         self.urls["coe"] = f"http://127.0.0.1:{p}/v1/chat/completions"
 
     def _start_litellm(self) -> bool:
